@@ -45,6 +45,7 @@ uint8_t* GuestMemory::host_ptr(uint64_t gpa, uint64_t len) const {
 }
 
 Status GuestMemory::read(uint64_t gpa, std::span<uint8_t> out) const {
+  if (out.empty()) return {};
   const uint8_t* src = host_ptr(gpa, out.size());
   if (src == nullptr) {
     return make_error("read guest memory", "range outside guest RAM: " + std::to_string(gpa) +
@@ -55,6 +56,7 @@ Status GuestMemory::read(uint64_t gpa, std::span<uint8_t> out) const {
 }
 
 Status GuestMemory::write(uint64_t gpa, std::span<const uint8_t> in) const {
+  if (in.empty()) return {};
   uint8_t* dst = host_ptr(gpa, in.size());
   if (dst == nullptr) {
     return make_error("write guest memory", "range outside guest RAM: " + std::to_string(gpa) +
