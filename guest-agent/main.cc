@@ -1,0 +1,68 @@
+// ember-agent: PID 1 of an Ember microVM; flags into an AgentConfig, then run().
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "guest-agent/agent.h"
+#include "guest-agent/init_system.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ember-agent                 (as PID 1: boot the guest and serve vsock port 1024)\n"
+    "       ember-agent --init          (the same when not PID 1)\n"
+    "       ember-agent --serve-unix PATH [--ready-unix PATH] [--vsock-handshake]\n"
+    "                                   (serve the protocol on a Unix socket, no mounts)\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using ember::agent::AgentConfig;
+  AgentConfig config;
+  config.start_ns = ember::agent::boottime_ns();
+  bool init = ::getpid() == 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    if (arg == "--init") {
+      init = true;
+    } else if (arg == "--serve-unix" || arg == "--ready-unix") {
+      const char* v = value();
+      if (v == nullptr) {
+        std::fprintf(stderr, "ember-agent: %s needs a path\n%s", argv[i], kUsage);
+        return ember::agent::kExitUsage;
+      }
+      (arg == "--serve-unix" ? config.serve_unix_path : config.ready_unix_path) = v;
+    } else if (arg == "--vsock-handshake") {
+      config.vsock_handshake = true;
+    } else if (arg == "--version") {
+      std::printf("ember-agent %s\n", ember::agent::kAgentVersion);
+      return ember::agent::kExitOk;
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return ember::agent::kExitOk;
+    } else if (::getpid() != 1) {
+      // As PID 1 the kernel passes unknown cmdline words as arguments: ignore them there.
+      std::fprintf(stderr, "ember-agent: unknown argument '%s'\n%s", argv[i], kUsage);
+      return ember::agent::kExitUsage;
+    }
+  }
+  if (!config.serve_unix_path.empty()) {
+    config.mode = AgentConfig::Mode::kServeUnix;
+  } else if (init) {
+    config.mode = AgentConfig::Mode::kInit;
+  } else {
+    std::fputs(kUsage, stderr);
+    return ember::agent::kExitUsage;
+  }
+  if (config.mode == AgentConfig::Mode::kServeUnix) {
+    // Child stdio must be real fds so pipes never land on 0-2.
+    for (int fd = 0; fd < 3; ++fd) {
+      if (::fcntl(fd, F_GETFD) < 0) ::open("/dev/null", O_RDWR);
+    }
+  }
+  return ember::agent::run(config);
+}

@@ -1,0 +1,244 @@
+// AgentClient and AgentSession: Unix sockets, the vsock CONNECT handshake, framed requests.
+#include "host/agent_client.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+namespace ember::host {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = std::optional<Clock::time_point>;
+
+Deadline deadline_after(std::optional<Millis> timeout) {
+  if (!timeout) return std::nullopt;
+  return Clock::now() + *timeout;
+}
+
+// Waits until fd is readable; an ETIMEDOUT error when the deadline passes first.
+Status wait_readable(int fd, Deadline deadline, const char* what) {
+  for (;;) {
+    int ms = -1;
+    if (deadline) {
+      auto left = std::chrono::duration_cast<Millis>(*deadline - Clock::now()).count();
+      if (left <= 0) {
+        errno = ETIMEDOUT;
+        return errno_error(what);
+      }
+      ms = static_cast<int>(std::min<int64_t>(left, 1 << 30));
+    }
+    pollfd p = {fd, POLLIN, 0};
+    int n = ::poll(&p, 1, ms);
+    if (n > 0) return {};
+    if (n < 0 && errno != EINTR) return errno_error(what, "poll");
+  }
+}
+
+Result<sockaddr_un> unix_address(const std::string& path) {
+  sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return make_error("unix socket", "path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+Result<UniqueFd> connect_unix_socket(const std::string& path) {
+  EMBER_TRY(sockaddr_un addr, unix_address(path));
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return errno_error("socket(AF_UNIX)");
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    return errno_error("connect", path);
+  }
+  return s;
+}
+
+// Connects, retrying while the socket is not there yet or nobody accepts.
+Result<UniqueFd> connect_with_retry(const std::string& path, Deadline deadline) {
+  for (;;) {
+    auto s = connect_unix_socket(path);
+    if (s.ok()) return s;
+    int code = s.error().code;
+    bool transient = code == ENOENT || code == ECONNREFUSED || code == EAGAIN;
+    if (!transient || Clock::now() >= *deadline) return s.error();
+    std::this_thread::sleep_for(Millis(5));
+  }
+}
+
+Status send_bytes(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("send to agent");
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+// One line ending in '\n', read byte by byte so no frame bytes after it are consumed.
+// std::nullopt when the peer closed first.
+Result<std::optional<std::string>> read_line(int fd, Deadline deadline) {
+  std::string line;
+  while (line.size() < 64) {
+    EMBER_CHECK(wait_readable(fd, deadline, "vsock handshake"));
+    char c;
+    ssize_t n = ::recv(fd, &c, 1, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("vsock handshake", "recv");
+    if (n == 0) return std::optional<std::string>();
+    if (c == '\n') return std::optional<std::string>(line);
+    line += c;
+  }
+  return make_error("vsock handshake", "reply line too long");
+}
+
+size_t request_payload_size(const ExecRequest& r) {
+  size_t size = 4 + 4 + 4 + r.cwd.size() + 4 + r.stdin_data.size() + 4 + 8;
+  for (const auto& s : r.argv) size += 4 + s.size();
+  for (const auto& s : r.env) size += 4 + s.size();
+  return size;
+}
+
+}  // namespace
+
+Result<AgentSession> AgentSession::connect_vsock(const std::string& vsock_uds, uint32_t port,
+                                                 Millis timeout) {
+  Deadline deadline = deadline_after(timeout);
+  for (;;) {
+    EMBER_TRY(UniqueFd fd, connect_with_retry(vsock_uds, deadline));
+    EMBER_CHECK(send_bytes(fd.get(), "CONNECT " + std::to_string(port) + "\n"));
+    EMBER_TRY(std::optional<std::string> line, read_line(fd.get(), deadline));
+    if (line) {
+      if (!line->starts_with("OK ")) {
+        return make_error("vsock handshake", "unexpected reply '" + *line + "'");
+      }
+      return AgentSession(std::move(fd));
+    }
+    // The VMM closes the connection when nothing listens on the guest port (yet).
+    if (Clock::now() >= *deadline) {
+      return make_error("vsock handshake",
+                        "guest port " + std::to_string(port) + " refused the connection");
+    }
+    std::this_thread::sleep_for(Millis(5));
+  }
+}
+
+Result<AgentSession> AgentSession::connect_unix(const std::string& path, Millis timeout) {
+  EMBER_TRY(UniqueFd fd, connect_with_retry(path, deadline_after(timeout)));
+  return AgentSession(std::move(fd));
+}
+
+Status AgentSession::send(const AgentMessage& message) { return send_raw(encode_frame(message)); }
+
+Status AgentSession::send_raw(std::string_view bytes) {
+  if (!fd_) return make_error("send to agent", "session is closed");
+  return send_bytes(fd_.get(), bytes);
+}
+
+Result<AgentMessage> AgentSession::receive(std::optional<Millis> timeout) {
+  if (!fd_) return make_error("receive from agent", "session is closed");
+  Deadline deadline = deadline_after(timeout);
+  char buf[64 * 1024];
+  for (;;) {
+    EMBER_TRY(std::optional<AgentMessage> message, decoder_.next());
+    if (message) return std::move(*message);
+    EMBER_CHECK(wait_readable(fd_.get(), deadline, "receive from agent"));
+    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("receive from agent");
+    if (n == 0) return make_error("receive from agent", "connection closed by the agent");
+    decoder_.feed(buf, static_cast<size_t>(n));
+  }
+}
+
+Result<ExecResult> AgentSession::exec(const ExecRequest& request,
+                                      std::optional<Millis> rpc_timeout) {
+  if (request_payload_size(request) > kMaxFramePayload) {
+    return make_error("exec", "request larger than the " + std::to_string(kMaxFramePayload) +
+                                  "-byte frame limit");
+  }
+  if (!rpc_timeout && request.timeout_ms > 0) rpc_timeout = Millis(request.timeout_ms + 10'000);
+  EMBER_CHECK(send(request));
+  EMBER_TRY(AgentMessage reply, receive(rpc_timeout));
+  if (auto* result = std::get_if<ExecResult>(&reply)) return std::move(*result);
+  if (auto* error = std::get_if<ErrorReply>(&reply))
+    return make_error("agent exec", error->message);
+  return make_error("agent exec",
+                    std::string("unexpected reply ") + message_type_name(message_type(reply)));
+}
+
+Status AgentSession::shutdown(Millis timeout) {
+  EMBER_CHECK(send(ShutdownRequest{}));
+  EMBER_TRY(AgentMessage reply, receive(timeout));
+  if (auto* error = std::get_if<ErrorReply>(&reply)) {
+    return make_error("agent shutdown", error->message);
+  }
+  if (!std::holds_alternative<ShutdownAck>(reply)) {
+    return make_error("agent shutdown",
+                      std::string("unexpected reply ") + message_type_name(message_type(reply)));
+  }
+  fd_.reset();  // the agent waits for this close before it reboots
+  return {};
+}
+
+Result<AgentClient> AgentClient::listen(const std::string& vsock_uds) {
+  std::string path = vsock_uds + "_" + std::to_string(kAgentReadyPort);
+  EMBER_TRY(sockaddr_un addr, unix_address(path));
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return errno_error("socket(AF_UNIX)");
+  ::unlink(path.c_str());
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    return errno_error("bind the Ready socket", path);
+  }
+  if (::listen(s.get(), 4) != 0) return errno_error("listen", path);
+  return AgentClient(vsock_uds, std::move(s));
+}
+
+AgentClient::~AgentClient() {
+  if (listener_) ::unlink(ready_socket_path().c_str());
+}
+
+Result<ReadyMsg> AgentClient::wait_ready(Millis timeout) {
+  Deadline deadline = deadline_after(timeout);
+  EMBER_CHECK(wait_readable(listener_.get(), deadline, "wait for the agent's Ready"));
+  UniqueFd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!conn) return errno_error("accept the agent's Ready connection");
+  AgentSession ready = AgentSession::adopt(std::move(conn));
+  auto left = std::chrono::duration_cast<Millis>(*deadline - Clock::now());
+  EMBER_TRY(AgentMessage message, ready.receive(std::max(left, Millis(0))));
+  if (auto* msg = std::get_if<ReadyMsg>(&message)) return std::move(*msg);
+  return make_error("wait for the agent's Ready",
+                    std::string("got ") + message_type_name(message_type(message)));
+}
+
+Result<AgentSession> AgentClient::connect(Millis timeout) {
+  return AgentSession::connect_vsock(vsock_uds_, kAgentExecPort, timeout);
+}
+
+Result<ExecResult> AgentClient::exec(const ExecRequest& request,
+                                     std::optional<Millis> rpc_timeout) {
+  if (!session_) {
+    EMBER_TRY(AgentSession session, connect());
+    session_.emplace(std::move(session));
+  }
+  auto result = session_->exec(request, rpc_timeout);
+  if (!result.ok()) session_.reset();  // start clean: the connection may be out of step
+  return result;
+}
+
+Status AgentClient::shutdown(Millis timeout) {
+  if (!session_) {
+    EMBER_TRY(AgentSession session, connect(timeout));
+    session_.emplace(std::move(session));
+  }
+  Status s = session_->shutdown(timeout);
+  session_.reset();
+  return s;
+}
+
+}  // namespace ember::host

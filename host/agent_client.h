@@ -1,0 +1,92 @@
+// AgentClient and AgentSession: the host side of the agent protocol over the VMM's vsock uds.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/agent_protocol.h"
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace ember::host {
+
+using Millis = std::chrono::milliseconds;
+
+// One connection to the agent. Requests on a session run one after another; open more
+// sessions to run several at once.
+class AgentSession {
+ public:
+  // Connects to the VMM's vsock Unix socket and opens guest port `port` with
+  // "CONNECT <port>\n" / "OK <n>\n". Retries while the socket is missing or refuses, until
+  // timeout.
+  static Result<AgentSession> connect_vsock(const std::string& vsock_uds, uint32_t port,
+                                            Millis timeout);
+  // Connects to a Unix socket that speaks frames at once (ember-agent --serve-unix).
+  static Result<AgentSession> connect_unix(const std::string& path, Millis timeout);
+  // A session on an already connected socket (the accepted Ready connection).
+  static AgentSession adopt(UniqueFd fd) { return AgentSession(std::move(fd)); }
+
+  // Runs one request. rpc_timeout bounds the whole round trip; by default the request's
+  // timeout plus 10 s, or no bound when the request has none. An ErrorReply from the agent
+  // (program not found, bad cwd, malformed frame) becomes an error with its message.
+  Result<ExecResult> exec(const ExecRequest& request, std::optional<Millis> rpc_timeout = {});
+
+  // Asks the agent to sync and power off; waits for ShutdownAck, then closes the session
+  // (the agent reboots once the host has closed it).
+  Status shutdown(Millis timeout);
+
+  // Low level, for tests and future messages.
+  Status send(const AgentMessage& message);
+  Status send_raw(std::string_view bytes);
+  // The next message; an error on timeout, EOF, or a frame that does not decode.
+  Result<AgentMessage> receive(std::optional<Millis> timeout);
+
+  int fd() const { return fd_.get(); }
+
+ private:
+  explicit AgentSession(UniqueFd fd) : fd_(std::move(fd)) {}
+
+  UniqueFd fd_;
+  FrameDecoder decoder_;
+};
+
+// The host's handle on one guest's agent: the Ready listener plus sessions on demand.
+class AgentClient {
+ public:
+  // Binds and listens on <vsock_uds>_1025 (replacing a stale socket file). Call before the
+  // VMM starts so the agent's Ready connection finds it.
+  static Result<AgentClient> listen(const std::string& vsock_uds);
+
+  AgentClient(AgentClient&&) noexcept = default;
+  AgentClient& operator=(AgentClient&&) noexcept = default;
+  // Removes the Ready socket file (unless moved from).
+  ~AgentClient();
+
+  // Accepts the agent's connection on the Ready port and reads its Ready message.
+  Result<ReadyMsg> wait_ready(Millis timeout);
+
+  // A new session on the agent's exec port (1024) through the VMM's vsock uds.
+  Result<AgentSession> connect(Millis timeout = Millis(5000));
+
+  // exec() and shutdown() on a session the client opens on first use and keeps.
+  Result<ExecResult> exec(const ExecRequest& request, std::optional<Millis> rpc_timeout = {});
+  Status shutdown(Millis timeout);
+
+  const std::string& vsock_uds() const { return vsock_uds_; }
+  std::string ready_socket_path() const {
+    return vsock_uds_ + "_" + std::to_string(kAgentReadyPort);
+  }
+
+ private:
+  AgentClient(std::string vsock_uds, UniqueFd listener)
+      : vsock_uds_(std::move(vsock_uds)), listener_(std::move(listener)) {}
+
+  std::string vsock_uds_;
+  UniqueFd listener_;
+  std::optional<AgentSession> session_;
+};
+
+}  // namespace ember::host

@@ -1,0 +1,212 @@
+// VmProcess: posix_spawn of ember-vmm with its output in files or memfds, reaped on drop.
+#include "host/vm_client.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+extern char** environ;
+
+namespace ember::host {
+namespace {
+
+Result<UniqueFd> open_output(const std::string& path, bool capture, const char* name) {
+  int fd;
+  if (!path.empty()) {
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return errno_error("open output file", path);
+  } else if (capture) {
+    fd = ::memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0) return errno_error("memfd_create", name);
+  } else {
+    fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno_error("open", "/dev/null");
+  }
+  return UniqueFd(fd);
+}
+
+int decode_status(int status) {
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+std::string read_tail(const UniqueFd& fd, size_t max_bytes) {
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  size_t size = static_cast<size_t>(st.st_size);
+  size_t start = size > max_bytes ? size - max_bytes : 0;
+  std::string out(size - start, '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = ::pread(fd.get(), out.data() + got, out.size() - got, off_t(start + got));
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> vmm_command(const VmConfig& c) {
+  std::vector<std::string> argv = {c.vmm_path, "--kernel", c.kernel};
+  auto add = [&](const char* flag, const std::string& value) {
+    if (!value.empty()) {
+      argv.push_back(flag);
+      argv.push_back(value);
+    }
+  };
+  add("--initrd", c.initrd);
+  add("--root", c.root);
+  for (const auto& disk : c.disks) add("--disk", disk);
+  add("--mem-mib", std::to_string(c.mem_mib));
+  add("--vcpus", std::to_string(c.vcpus));
+  if (!c.vsock_uds.empty()) {
+    add("--vsock-cid", std::to_string(c.vsock_cid));
+    add("--vsock-uds", c.vsock_uds);
+  }
+  add("--cmdline", c.extra_cmdline);
+  if (c.console) argv.push_back("--console");
+  add("--log-level", c.log_level);
+  return argv;
+}
+
+Result<VmProcess> VmProcess::spawn(const VmConfig& config) {
+  if (config.kernel.empty()) return make_error("spawn ember-vmm", "no kernel given");
+  return spawn_command(vmm_command(config), config.stdout_path, config.stderr_path,
+                       config.capture_stdout);
+}
+
+Result<VmProcess> VmProcess::spawn_command(const std::vector<std::string>& argv,
+                                           const std::string& stdout_path,
+                                           const std::string& stderr_path, bool capture_stdout) {
+  if (argv.empty()) return make_error("spawn", "empty command");
+  VmProcess process;
+  EMBER_TRY(process.stdout_fd_, open_output(stdout_path, capture_stdout, "vm-stdout"));
+  EMBER_TRY(process.stderr_fd_, open_output(stderr_path, true, "vm-stderr"));
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!devnull) return errno_error("open", "/dev/null");
+
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawnattr_init(&attr);
+  ::posix_spawn_file_actions_adddup2(&actions, devnull.get(), 0);
+  ::posix_spawn_file_actions_adddup2(&actions, process.stdout_fd_.get(), 1);
+  ::posix_spawn_file_actions_adddup2(&actions, process.stderr_fd_.get(), 2);
+  // The child starts with no blocked signals and default SIGPIPE whatever the daemon set.
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  ::posix_spawnattr_setsigmask(&attr, &none);
+  ::posix_spawnattr_setsigdefault(&attr, &defaults);
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  ::posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    errno = rc;
+    return errno_error("spawn", argv[0]);
+  }
+  process.pid_ = pid;
+  return process;
+}
+
+VmProcess::VmProcess(VmProcess&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      exit_code_(std::exchange(other.exit_code_, std::nullopt)),
+      stdout_fd_(std::move(other.stdout_fd_)),
+      stderr_fd_(std::move(other.stderr_fd_)) {}
+
+VmProcess& VmProcess::operator=(VmProcess&& other) noexcept {
+  if (this != &other) {
+    if (running()) {
+      ::kill(pid_, SIGKILL);
+      reap_blocking();
+    }
+    pid_ = std::exchange(other.pid_, -1);
+    exit_code_ = std::exchange(other.exit_code_, std::nullopt);
+    stdout_fd_ = std::move(other.stdout_fd_);
+    stderr_fd_ = std::move(other.stderr_fd_);
+  }
+  return *this;
+}
+
+VmProcess::~VmProcess() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    reap_blocking();
+  }
+}
+
+void VmProcess::reap_blocking() {
+  int status = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(pid_, &status, 0);
+  } while (r < 0 && errno == EINTR);
+  exit_code_ = r == pid_ ? decode_status(status) : 128 + SIGKILL;
+}
+
+Result<int> VmProcess::wait() {
+  if (pid_ <= 0) return make_error("wait", "no process");
+  if (!exit_code_) {
+    int status = 0;
+    pid_t r;
+    do {
+      r = ::waitpid(pid_, &status, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r != pid_) return errno_error("waitpid", std::to_string(pid_));
+    exit_code_ = decode_status(status);
+  }
+  return *exit_code_;
+}
+
+Result<std::optional<int>> VmProcess::wait_for(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return make_error("wait", "no process");
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto step = std::chrono::milliseconds(1);
+  while (!exit_code_) {
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exit_code_ = decode_status(status);
+      break;
+    }
+    if (r < 0 && errno != EINTR) return errno_error("waitpid", std::to_string(pid_));
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return std::optional<int>();
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(step, deadline - now));
+    step = std::min(step * 2, std::chrono::milliseconds(10));
+  }
+  return std::optional<int>(*exit_code_);
+}
+
+Status VmProcess::kill(int signal) {
+  if (!running()) return {};
+  if (::kill(pid_, signal) != 0) return errno_error("kill", std::to_string(pid_));
+  return {};
+}
+
+std::string VmProcess::stderr_output(size_t max_bytes) const {
+  return read_tail(stderr_fd_, max_bytes);
+}
+
+std::string VmProcess::stdout_output(size_t max_bytes) const {
+  return read_tail(stdout_fd_, max_bytes);
+}
+
+}  // namespace ember::host

@@ -1,0 +1,87 @@
+// VmProcess: one ember-vmm child process (or any command) owned with RAII.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace ember::host {
+
+// The flags of one ember-vmm run (docs/vmm-interfaces.md); empty strings are left out.
+struct VmConfig {
+  std::string vmm_path = "ember-vmm";  // looked up in PATH when it has no '/'
+  std::string kernel;                  // required
+  std::string initrd;
+  std::string root;                // /dev/vda, read-only
+  std::vector<std::string> disks;  // "PATH", "PATH:ro" or "PATH:rw": /dev/vdb, ...
+  uint64_t mem_mib = 128;
+  uint32_t vcpus = 1;
+  uint32_t vsock_cid = 3;
+  std::string vsock_uds;  // empty: no vsock device
+  std::string extra_cmdline;
+  bool console = false;   // kernel messages on the serial console (stdout)
+  std::string log_level;  // error|warn|info|debug; empty: the VMM's default
+  // Where the child's stdout (the guest console) and stderr (the VMM's messages) go. Empty
+  // stdout_path: discarded unless capture_stdout; empty stderr_path: kept in memory.
+  std::string stdout_path;
+  bool capture_stdout = false;
+  std::string stderr_path;
+};
+
+// The ember-vmm command line for a config, argv[0] included.
+std::vector<std::string> vmm_command(const VmConfig& config);
+
+class VmProcess {
+ public:
+  // Starts ember-vmm for config. Fails if the binary cannot be run (not found, not
+  // executable) or an output file cannot be opened.
+  static Result<VmProcess> spawn(const VmConfig& config);
+
+  // Starts any command with the same output handling (tests, tools, the jailer later).
+  // Empty paths: stdout discarded (or captured when capture_stdout), stderr captured.
+  static Result<VmProcess> spawn_command(const std::vector<std::string>& argv,
+                                         const std::string& stdout_path = {},
+                                         const std::string& stderr_path = {},
+                                         bool capture_stdout = false);
+
+  VmProcess(VmProcess&& other) noexcept;
+  VmProcess& operator=(VmProcess&& other) noexcept;
+  VmProcess(const VmProcess&) = delete;
+  VmProcess& operator=(const VmProcess&) = delete;
+  // Kills (SIGKILL) and reaps the process if it is still running.
+  ~VmProcess();
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0 && !exit_code_; }
+
+  // Blocks until the process exits; its exit code, or 128 + signal if a signal killed it
+  // (for ember-vmm: 0 clean guest shutdown, 1 VMM error, 2 usage, 3 guest crash).
+  Result<int> wait();
+  // As wait(), but gives std::nullopt if the process is still running after timeout.
+  Result<std::optional<int>> wait_for(std::chrono::milliseconds timeout);
+  // Sends a signal if the process is still running.
+  Status kill(int signal);
+
+  // What the process wrote to stderr (and stdout when captured) so far; at most the last
+  // max_bytes. Reads the file when the output went to a path.
+  std::string stderr_output(size_t max_bytes = 64 * 1024) const;
+  std::string stdout_output(size_t max_bytes = 64 * 1024) const;
+
+ private:
+  VmProcess() = default;
+  void reap_blocking();
+
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+  UniqueFd stdout_fd_;  // a memfd or the file written, for reading back
+  UniqueFd stderr_fd_;
+};
+
+}  // namespace ember::host
