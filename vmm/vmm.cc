@@ -1,0 +1,279 @@
+// Vmm: builds the VM in a fixed order (KVM, memory, devices, boot data, vCPUs) and runs it.
+#include "vmm/vmm.h"
+
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vmm/arch/vcpu_setup.h"
+#include "vmm/boot/elf_loader.h"
+#include "vmm/boot/gdt.h"
+#include "vmm/boot/initrd.h"
+#include "vmm/boot/layout.h"
+#include "vmm/boot/mptable.h"
+#include "vmm/boot/page_tables.h"
+#include "vmm/boot/zero_page.h"
+#include "vmm/logger.h"
+
+#ifdef EMBER_HAVE_VIRTIO
+#include "vmm/virtio/block.h"
+#include "vmm/virtio/mmio_transport.h"
+#include "vmm/virtio/virtio_spec.h"
+#include "vmm/virtio/vsock.h"
+#endif
+
+namespace ember::vmm {
+namespace {
+
+constexpr uint64_t kQueueNotifyOffset = 0x50;  // virtio-mmio QueueNotify register
+constexpr size_t kCrashTailBytes = 4096;       // console tail printed on a crash
+
+int64_t micros_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+
+// Adds the name of the build step to an error.
+template <typename T>
+Result<T> in_step(Result<T> r, const char* step) {
+  if (r.ok()) return r;
+  Error e = r.error();
+  e.op = std::string(step) + ": " + e.op;
+  return e;
+}
+
+}  // namespace
+
+std::vector<VirtioSlotPlan> plan_virtio_slots(const VmmConfig& config) {
+  std::vector<VirtioSlotPlan> plan;
+  auto next_slot = [&plan] {
+    const auto i = static_cast<uint32_t>(plan.size());
+    return VirtioMmioSlot{layout::kVirtioMmioBase + i * layout::kVirtioMmioSize,
+                          layout::kVirtioMmioSize, layout::kVirtioFirstGsi + i};
+  };
+  if (config.root) plan.push_back({VirtioSlotPlan::Kind::kBlock, next_slot(), *config.root});
+  for (const DiskConfig& disk : config.disks) {
+    plan.push_back({VirtioSlotPlan::Kind::kBlock, next_slot(), disk});
+  }
+  if (!config.vsock_uds.empty()) plan.push_back({VirtioSlotPlan::Kind::kVsock, next_slot(), {}});
+  return plan;
+}
+
+Result<std::string> kernel_cmdline_for(const VmmConfig& config) {
+  CmdlineOptions options;
+  options.console = config.console;
+  options.has_root = config.root.has_value();
+  for (const VirtioSlotPlan& p : plan_virtio_slots(config))
+    options.virtio_devices.push_back(p.slot);
+  options.extra = config.cmdline_extra;
+  return build_kernel_cmdline(options);
+}
+
+Result<std::unique_ptr<Vmm>> Vmm::build(const VmmConfig& config) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<Vmm> vmm(new Vmm(config));
+  // Each step is timed at debug level: boot latency is a feature.
+  auto step = [&vmm](Status (Vmm::*fn)(), const char* name) -> Status {
+    const auto start = std::chrono::steady_clock::now();
+    Status s = ((*vmm).*fn)();
+    if (log_enabled(LogLevel::kDebug)) {
+      log_debug(std::string(name) + " took " + std::to_string(micros_since(start)) + " us");
+    }
+    return s;
+  };
+  EMBER_CHECK(step(&Vmm::create_vm, "create VM"));
+  EMBER_CHECK(step(&Vmm::create_memory, "create memory"));
+  EMBER_CHECK(step(&Vmm::attach_legacy_devices, "attach legacy devices"));
+  EMBER_CHECK(step(&Vmm::attach_virtio_devices, "attach virtio devices"));
+  EMBER_CHECK(step(&Vmm::load_guest, "load guest"));
+  EMBER_CHECK(step(&Vmm::create_vcpus, "create vCPUs"));
+  log_debug("VM built in " + std::to_string(micros_since(t0)) + " us");
+  return vmm;
+}
+
+Vmm::~Vmm() {
+  // Runners join in their destructors (after asking to stop); vCPUs must be gone before
+  // the devices and memory they use.
+  runners_.clear();
+}
+
+Status Vmm::create_vm() {
+  EMBER_TRY(Kvm kvm, Kvm::open());
+  kvm_.emplace(std::move(kvm));
+  EMBER_TRY(Vm vm, kvm_->create_vm());
+  vm_.emplace(std::move(vm));
+  EMBER_CHECK(vm_->set_tss_addr(layout::kTssAddr));
+  EMBER_CHECK(vm_->set_identity_map_addr(layout::kIdentityMapAddr));
+  EMBER_CHECK(vm_->create_irqchip());
+  return vm_->create_pit2();
+}
+
+Status Vmm::create_memory() {
+  EMBER_TRY(GuestMemory memory, GuestMemory::create_anonymous(config_.mem_mib << 20));
+  memory_ = std::move(memory);
+  EMBER_CHECK(vm_->set_memory(memory_));
+  EMBER_TRY(EventLoop loop, EventLoop::create());
+  loop_.emplace(std::move(loop));
+  return {};
+}
+
+Status Vmm::attach_legacy_devices() {
+  serial_irq_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!serial_irq_) return errno_error("eventfd", "serial interrupt");
+  EMBER_CHECK(vm_->register_irqfd(serial_irq_.get(), layout::kSerialIrq));
+  const int irq_fd = serial_irq_.get();
+  serial_ = std::make_shared<Serial>(
+      [irq_fd] {
+        const uint64_t one = 1;
+        (void)!::write(irq_fd, &one, sizeof(one));
+      },
+      config_.console ? STDERR_FILENO : -1);
+  i8042_ = std::make_shared<I8042>([this] { on_reset_request(); });
+
+  EMBER_CHECK(pio_bus_.add(layout::kSerialPort, 8, serial_));
+  EMBER_CHECK(pio_bus_.add(layout::kI8042DataPort, 5, i8042_));
+  // Ports Linux pokes that Ember answers without emulating anything.
+  EMBER_CHECK(pio_bus_.add(0x70, 2, std::make_shared<ConstantDevice>(0)));      // CMOS/RTC
+  EMBER_CHECK(pio_bus_.add(0x80, 1, std::make_shared<ConstantDevice>(0)));      // POST code
+  EMBER_CHECK(pio_bus_.add(0xCF8, 8, std::make_shared<ConstantDevice>(0xFF)));  // PCI config
+  return {};
+}
+
+void Vmm::on_reset_request() {
+  const std::string panic = serial_->panic_line();
+  if (!panic.empty()) {
+    exit_.request(ExitCode::kGuestCrash, "guest kernel panicked: " + panic);
+  } else {
+    exit_.request(ExitCode::kGuestShutdown, "guest rebooted");
+  }
+}
+
+Status Vmm::attach_virtio_mmio(std::shared_ptr<MmioDevice> device, const VirtioMmioSlot& slot,
+                               int irq_fd, const std::vector<int>& notify_fds) {
+  EMBER_CHECK(mmio_bus_.add(slot.base, slot.size, device));
+  EMBER_CHECK(vm_->register_irqfd(irq_fd, slot.gsi));
+  for (size_t q = 0; q < notify_fds.size(); ++q) {
+    EMBER_CHECK(vm_->register_ioeventfd(slot.base + kQueueNotifyOffset, 4, q, notify_fds[q]));
+  }
+  return {};
+}
+
+#ifdef EMBER_HAVE_VIRTIO
+Status Vmm::attach_virtio_devices() {
+  static_assert(virtio::mmio::kQueueNotify == kQueueNotifyOffset);
+  for (const VirtioSlotPlan& plan : plan_virtio_slots(config_)) {
+    std::unique_ptr<virtio::VirtioDevice> device;
+    if (plan.kind == VirtioSlotPlan::Kind::kBlock) {
+      EMBER_TRY(auto block, in_step(virtio::Block::open({plan.disk.path, plan.disk.read_only, {}}),
+                                    "attach disk"));
+      device = std::move(block);
+    } else {
+      EMBER_TRY(auto vsock,
+                in_step(virtio::Vsock::create({config_.vsock_cid, config_.vsock_uds}, *loop_),
+                        "attach vsock"));
+      device = std::move(vsock);
+    }
+    EMBER_TRY(std::shared_ptr<virtio::MmioTransport> transport,
+              virtio::MmioTransport::create(memory_, *loop_, std::move(device)));
+    std::vector<int> notify_fds;
+    for (uint16_t q = 0; q < transport->num_queues(); ++q) {
+      notify_fds.push_back(transport->queue_notify_fd(q));
+    }
+    EMBER_CHECK(attach_virtio_mmio(transport, plan.slot, transport->irq_fd(), notify_fds));
+    device_holders_.push_back(transport);
+  }
+  return {};
+}
+#else
+Status Vmm::attach_virtio_devices() {
+  if (!plan_virtio_slots(config_).empty()) {
+    return make_error("attach virtio devices", "this ember-vmm was built without virtio support");
+  }
+  return {};
+}
+#endif
+
+Status Vmm::load_guest() {
+  EMBER_TRY(LoadedKernel kernel, load_elf_kernel_file(config_.kernel, memory_));
+  kernel_entry_ = kernel.entry;
+  std::optional<InitrdPlacement> initrd;
+  if (!config_.initrd.empty()) {
+    EMBER_TRY(InitrdPlacement placed, load_initrd_file(config_.initrd, memory_, kernel.load_end));
+    initrd = placed;
+  }
+  EMBER_TRY(std::string cmdline, kernel_cmdline_for(config_));
+  log_debug("kernel command line: " + cmdline);
+  EMBER_CHECK(write_boot_params(memory_, cmdline, initrd));
+  EMBER_CHECK(write_identity_page_tables(memory_));
+  EMBER_CHECK(write_gdt_and_idt(memory_));
+  return write_mp_table(memory_, config_.vcpus);
+}
+
+Status Vmm::create_vcpus() {
+  EMBER_TRY(std::vector<kvm_cpuid_entry2> cpuid, kvm_->supported_cpuid());
+  VcpuSetup setup;
+  setup.cpu_count = config_.vcpus;
+  setup.entry = kernel_entry_;
+  setup.tsc_deadline = kvm_->check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+  setup.supported_cpuid = cpuid;
+  vcpus_.reserve(config_.vcpus);
+  for (uint32_t id = 0; id < config_.vcpus; ++id) {
+    EMBER_TRY(Vcpu vcpu, vm_->create_vcpu(id));
+    EMBER_CHECK(setup_vcpu(vcpu, setup));
+    vcpus_.push_back(std::move(vcpu));
+  }
+  return {};
+}
+
+ExitCode Vmm::run() {
+  ::signal(SIGPIPE, SIG_IGN);  // a vanished vsock peer must not kill the VMM
+  Status s = VcpuRunner::install_kick_handler();
+  if (!s.ok()) {
+    exit_reason_ = s.error().message();
+    return ExitCode::kVmmError;
+  }
+  exit_.set_stop_hook([this] { loop_->stop(); });
+  RunContext ctx;
+  ctx.pio = &pio_bus_;
+  ctx.mmio = &mmio_bus_;
+  ctx.exit = &exit_;
+  ctx.panic_line = [serial = serial_] { return serial->panic_line(); };
+  ctx.start_time = config_.start_time;
+  for (Vcpu& vcpu : vcpus_) runners_.push_back(std::make_unique<VcpuRunner>(vcpu, ctx));
+  for (auto& runner : runners_) runner->start();
+
+  s = loop_->run();
+  if (!s.ok()) exit_.request(ExitCode::kVmmError, "event loop: " + s.error().message());
+  // Every runner has started by now, so every kick reaches its thread.
+  for (auto& runner : runners_) runner->kick();
+  for (auto& runner : runners_) runner->join();
+  exit_reason_ = exit_.reason();
+  return exit_.code();
+}
+
+ExitCode run(const VmmConfig& config) {
+  set_log_level(config.log_level);
+  auto vmm = Vmm::build(config);
+  if (!vmm.ok()) {
+    log_error(vmm.error().message());
+    return ExitCode::kVmmError;
+  }
+  const ExitCode code = (*vmm)->run();
+  const std::string& reason = (*vmm)->exit_reason();
+  switch (code) {
+    case ExitCode::kGuestShutdown: log_info("guest shut down: " + reason); break;
+    case ExitCode::kGuestCrash: {
+      log_error("guest crashed: " + reason);
+      if (!config.console) {
+        const std::string out = (*vmm)->serial().recent_output();
+        const size_t from = out.size() > kCrashTailBytes ? out.size() - kCrashTailBytes : 0;
+        log_error("last guest console output:\n" + out.substr(from));
+      }
+      break;
+    }
+    default: log_error(reason); break;
+  }
+  return code;
+}
+
+}  // namespace ember::vmm

@@ -1,0 +1,91 @@
+// Vmm: one microVM built from a VmmConfig, run until the guest reboots or crashes.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/result.h"
+#include "vmm/boot/cmdline.h"
+#include "vmm/devices/i8042.h"
+#include "vmm/devices/io_bus.h"
+#include "vmm/devices/serial.h"
+#include "vmm/event_loop.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/memory/guest_memory.h"
+#include "vmm/vcpu_runner.h"
+#include "vmm/vmm_config.h"
+
+namespace ember::vmm {
+
+// One virtio-mmio slot of the fixed device order: root disk, further disks, vsock.
+struct VirtioSlotPlan {
+  enum class Kind { kBlock, kVsock };
+  Kind kind = Kind::kBlock;
+  VirtioMmioSlot slot;
+  DiskConfig disk;  // for kBlock
+};
+
+// Slot i sits at layout::kVirtioMmioBase + i * 0x1000 with GSI 5 + i.
+std::vector<VirtioSlotPlan> plan_virtio_slots(const VmmConfig& config);
+
+// The kernel command line for `config` (docs/vmm-interfaces.md).
+Result<std::string> kernel_cmdline_for(const VmmConfig& config);
+
+class Vmm {
+ public:
+  // Builds everything; nothing runs yet. Errors name the failing step.
+  static Result<std::unique_ptr<Vmm>> build(const VmmConfig& config);
+  ~Vmm();
+  Vmm(const Vmm&) = delete;
+  Vmm& operator=(const Vmm&) = delete;
+
+  // Starts one thread per vCPU, runs the event loop on this thread until the guest or a
+  // device ends the VM, stops and joins every vCPU, and returns the exit code. Call once.
+  ExitCode run();
+  const std::string& exit_reason() const { return exit_reason_; }
+  const Serial& serial() const { return *serial_; }
+
+ private:
+  explicit Vmm(const VmmConfig& config) : config_(config) {}
+
+  Status create_vm();
+  Status create_memory();
+  Status attach_legacy_devices();
+  // Integration point for the virtio devices: creates each planned device, wraps it in a
+  // virtio-mmio transport and hands it to attach_virtio_mmio().
+  Status attach_virtio_devices();
+  // Puts `device` on the MMIO bus at slot.base, wires `irq_fd` as an irqfd on slot.gsi and
+  // `notify_fds[q]` as an ioeventfd on QueueNotify (base + 0x50) matching queue q.
+  Status attach_virtio_mmio(std::shared_ptr<MmioDevice> device, const VirtioMmioSlot& slot,
+                            int irq_fd, const std::vector<int>& notify_fds);
+  Status load_guest();
+  Status create_vcpus();
+  void on_reset_request();
+
+  VmmConfig config_;
+  GuestMemory memory_;
+  std::optional<Kvm> kvm_;
+  std::optional<Vm> vm_;
+  std::optional<EventLoop> loop_;
+  ExitRequest exit_;
+  std::string exit_reason_;
+  uint64_t kernel_entry_ = 0;
+
+  UniqueFd serial_irq_;
+  std::shared_ptr<Serial> serial_;
+  std::shared_ptr<I8042> i8042_;
+  IoBus pio_bus_;
+  IoBus mmio_bus_;
+  // Keeps virtio transports (and whatever else a device needs) alive with the VM.
+  std::vector<std::shared_ptr<void>> device_holders_;
+
+  std::vector<Vcpu> vcpus_;
+  std::vector<std::unique_ptr<VcpuRunner>> runners_;
+};
+
+// Builds and runs the VM described by `config`, logging the outcome; returns the process
+// exit code.
+ExitCode run(const VmmConfig& config);
+
+}  // namespace ember::vmm

@@ -1,0 +1,126 @@
+// VmmConfig: flag parsing with Boost.Program_options.
+#include "vmm/vmm_config.h"
+
+#include <boost/program_options.hpp>
+#include <sstream>
+
+#include "vmm/boot/layout.h"
+
+namespace po = boost::program_options;
+
+namespace ember::vmm {
+namespace {
+
+po::options_description describe_flags() {
+  po::options_description d("ember-vmm: boots one microVM from a vmlinux ELF\n\nOptions");
+  // clang-format off
+  d.add_options()
+      ("help,h", "print this help and exit")
+      ("kernel", po::value<std::string>(),
+       "guest kernel: an uncompressed x86-64 vmlinux ELF (required)")
+      ("initrd", po::value<std::string>(), "initramfs loaded at the top of low guest RAM")
+      ("root", po::value<std::string>(), "root disk image (erofs), attached read-only as /dev/vda")
+      ("disk", po::value<std::vector<std::string>>()->composing(),
+       "PATH[:ro|:rw] further disk, /dev/vdb, /dev/vdc, ... in order (default :rw); repeatable")
+      ("mem-mib", po::value<uint64_t>()->default_value(128), "guest RAM in MiB (16..1048576)")
+      ("vcpus", po::value<uint32_t>()->default_value(1), "number of vCPUs (1..32)")
+      ("vsock-cid", po::value<uint32_t>(), "guest vsock CID (default 3; needs --vsock-uds)")
+      ("vsock-uds", po::value<std::string>(),
+       "Unix socket path of the vsock device's host side (enables virtio-vsock)")
+      ("cmdline", po::value<std::string>(), "extra kernel command line arguments, appended last")
+      ("console", po::bool_switch(),
+       "copy the guest serial console to stderr (without it the kernel runs with loglevel=1; "
+       "the last 16 KiB of console output are kept either way to detect a kernel panic)")
+      ("log-level", po::value<std::string>()->default_value("warn"),
+       "ember-vmm's own messages on stderr: error|warn|info|debug");
+  // clang-format on
+  return d;
+}
+
+Error usage_error(const std::string& message) { return make_error("usage", message); }
+
+}  // namespace
+
+std::string usage_text() {
+  std::ostringstream out;
+  out << "Usage: ember-vmm --kernel vmlinux [options]\n\n"
+      << describe_flags() << "\n"
+      << "Exit codes: 0 guest shut down (reboot), 1 VMM error, 2 usage error, 3 guest crashed\n"
+      << "(kernel panic or triple fault).\n";
+  return out.str();
+}
+
+Result<DiskConfig> parse_disk_spec(const std::string& spec) {
+  DiskConfig disk{spec, false};
+  auto ends_with = [&spec](const char* suffix) {
+    const std::string s(suffix);
+    return spec.size() >= s.size() && spec.compare(spec.size() - s.size(), s.size(), s) == 0;
+  };
+  if (ends_with(":ro")) {
+    disk = {spec.substr(0, spec.size() - 3), true};
+  } else if (ends_with(":rw")) {
+    disk = {spec.substr(0, spec.size() - 3), false};
+  }
+  if (disk.path.empty()) return usage_error("--disk needs a path, got '" + spec + "'");
+  return disk;
+}
+
+Result<ParsedFlags> parse_flags(int argc, const char* const argv[]) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(describe_flags()).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage_error(e.what());
+  }
+  ParsedFlags parsed;
+  if (vm.count("help")) {
+    parsed.help = true;
+    return parsed;
+  }
+  VmmConfig& c = parsed.config;
+  if (!vm.count("kernel")) return usage_error("--kernel is required");
+  c.kernel = vm["kernel"].as<std::string>();
+  if (vm.count("initrd")) c.initrd = vm["initrd"].as<std::string>();
+  if (vm.count("root")) {
+    const std::string root = vm["root"].as<std::string>();
+    if (root.empty()) return usage_error("--root needs a path");
+    c.root = DiskConfig{root, true};
+  }
+  if (vm.count("disk")) {
+    for (const std::string& spec : vm["disk"].as<std::vector<std::string>>()) {
+      EMBER_TRY(DiskConfig disk, parse_disk_spec(spec));
+      c.disks.push_back(disk);
+    }
+  }
+  c.mem_mib = vm["mem-mib"].as<uint64_t>();
+  if (c.mem_mib < kMinMemMib || c.mem_mib > kMaxMemMib) {
+    return usage_error("--mem-mib must be " + std::to_string(kMinMemMib) + ".." +
+                       std::to_string(kMaxMemMib));
+  }
+  c.vcpus = vm["vcpus"].as<uint32_t>();
+  if (c.vcpus < 1 || c.vcpus > layout::kMaxVcpus) {
+    return usage_error("--vcpus must be 1.." + std::to_string(layout::kMaxVcpus));
+  }
+  if (vm.count("vsock-uds")) c.vsock_uds = vm["vsock-uds"].as<std::string>();
+  if (vm.count("vsock-cid")) {
+    if (c.vsock_uds.empty()) return usage_error("--vsock-cid needs --vsock-uds");
+    c.vsock_cid = vm["vsock-cid"].as<uint32_t>();
+    if (c.vsock_cid < 3 || c.vsock_cid == UINT32_MAX) {
+      return usage_error("--vsock-cid must be at least 3 (0-2 are reserved) and below 2^32-1");
+    }
+  }
+  const size_t devices = (c.root ? 1 : 0) + c.disks.size() + (c.vsock_uds.empty() ? 0 : 1);
+  if (devices > layout::kMaxVirtioDevices) {
+    return usage_error("too many devices: at most " + std::to_string(layout::kMaxVirtioDevices) +
+                       " disks and vsock together");
+  }
+  if (vm.count("cmdline")) c.cmdline_extra = vm["cmdline"].as<std::string>();
+  c.console = vm["console"].as<bool>();
+  const auto level = parse_log_level(vm["log-level"].as<std::string>());
+  if (!level) return usage_error("--log-level must be error, warn, info or debug");
+  c.log_level = *level;
+  return parsed;
+}
+
+}  // namespace ember::vmm

@@ -1,0 +1,63 @@
+// VmmConfig: everything ember-vmm is told on its command line, and the flag parser.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "vmm/logger.h"
+
+namespace ember::vmm {
+
+// Process exit codes (docs/vmm-interfaces.md).
+enum class ExitCode : int {
+  kGuestShutdown = 0,  // the guest rebooted through the i8042 reset line
+  kVmmError = 1,
+  kUsage = 2,
+  kGuestCrash = 3,  // kernel panic on the serial line, or a triple fault
+};
+
+struct DiskConfig {
+  std::string path;
+  bool read_only = false;
+};
+
+inline constexpr uint64_t kMinMemMib = 16;
+inline constexpr uint64_t kMaxMemMib = 1024 * 1024;
+inline constexpr uint32_t kDefaultVsockCid = 3;
+
+struct VmmConfig {
+  std::string kernel;
+  std::string initrd;              // empty: none
+  std::optional<DiskConfig> root;  // /dev/vda, always read-only
+  std::vector<DiskConfig> disks;   // /dev/vdb, ...
+  uint64_t mem_mib = 128;
+  uint32_t vcpus = 1;
+  uint32_t vsock_cid = kDefaultVsockCid;
+  std::string vsock_uds;  // empty: no vsock device
+  std::string cmdline_extra;
+  bool console = false;
+  LogLevel log_level = LogLevel::kWarn;
+  // When main() started; the "first KVM_RUN after N us" line is measured from here.
+  std::chrono::steady_clock::time_point start_time = std::chrono::steady_clock::now();
+};
+
+struct ParsedFlags {
+  bool help = false;  // --help was given: print usage_text() and exit 0
+  VmmConfig config;
+};
+
+// Parses argv. Any unknown, malformed, missing or out-of-range flag is an error whose
+// message is meant for the user (exit code kUsage).
+Result<ParsedFlags> parse_flags(int argc, const char* const argv[]);
+
+// "PATH", "PATH:ro" or "PATH:rw" (the default is read-write).
+Result<DiskConfig> parse_disk_spec(const std::string& spec);
+
+// The --help text: every flag with its meaning and default.
+std::string usage_text();
+
+}  // namespace ember::vmm
