@@ -3,6 +3,7 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -93,7 +94,7 @@ Status check_segment(const Elf64_Phdr& ph, size_t index, uint64_t file_size,
 }  // namespace
 
 Result<LoadedKernel> load_elf_kernel(uint64_t file_size, const ElfReader& read,
-                                     const GuestMemory& memory) {
+                                     const GuestMemory& memory, const ElfMapper& map) {
   std::vector<uint8_t> prefix(std::min<uint64_t>(file_size, 4096));
   EMBER_CHECK(read(0, prefix));
   Elf64_Ehdr eh{};
@@ -127,10 +128,17 @@ Result<LoadedKernel> load_elf_kernel(uint64_t file_size, const ElfReader& read,
                                " is not inside a loaded segment; " + kNeedVmlinux);
   }
 
-  // All checks passed: file bytes straight into guest RAM, the rest (.bss) zeroed.
+  // All checks passed: file bytes into guest RAM (mapped or read), the rest (.bss) zeroed.
+  constexpr uint64_t kPage = 4096;
   for (const Elf64_Phdr& ph : loads) {
     uint8_t* dst = memory.host_ptr(ph.p_paddr, ph.p_memsz);
-    EMBER_CHECK(read(ph.p_offset, {dst, ph.p_filesz}));
+    uint64_t mapped = 0;
+    const uint64_t whole_pages = ph.p_filesz / kPage * kPage;
+    if (map && whole_pages > 0 && ph.p_offset % kPage == 0 && ph.p_paddr % kPage == 0 &&
+        map(ph.p_offset, dst, whole_pages)) {
+      mapped = whole_pages;
+    }
+    EMBER_CHECK(read(ph.p_offset + mapped, {dst + mapped, ph.p_filesz - mapped}));
     std::memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
   }
   return kernel;
@@ -170,7 +178,11 @@ Result<LoadedKernel> load_elf_kernel_file(const std::string& path, const GuestMe
     }
     return {};
   };
-  auto loaded = load_elf_kernel(static_cast<uint64_t>(st.st_size), reader, memory);
+  auto mapper = [raw_fd](uint64_t offset, uint8_t* dst, uint64_t len) {
+    return ::mmap(dst, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, raw_fd,
+                  static_cast<off_t>(offset)) != MAP_FAILED;
+  };
+  auto loaded = load_elf_kernel(static_cast<uint64_t>(st.st_size), reader, memory, mapper);
   if (!loaded.ok()) {
     Error e = loaded.error();
     if (e.op == kOp) e.context = path + ": " + e.context;
