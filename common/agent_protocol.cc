@@ -57,9 +57,15 @@ class Reader {
     if (v > 1) fail(field, "flag is " + std::to_string(v) + ", not 0 or 1");
     return v == 1;
   }
-  std::string bytes(const char* field) {
+  // A u32 length and that many bytes; more than max_size is refused.
+  std::string bytes(const char* field, size_t max_size = kMaxFramePayload) {
     uint32_t n = u32(field);
     if (!error_.empty()) return {};
+    if (n > max_size) {
+      fail(field, "length " + std::to_string(n) + " exceeds the limit of " +
+                      std::to_string(max_size) + " bytes");
+      return {};
+    }
     if (n > in_.size() - pos_) {
       fail(field, "length " + std::to_string(n) + " exceeds the " +
                       std::to_string(in_.size() - pos_) + " bytes left");
@@ -138,6 +144,11 @@ struct PayloadWriter {
   void operator()(const ShutdownRequest&) {}
   void operator()(const ShutdownAck&) {}
   void operator()(const ErrorReply& m) { w.bytes(m.message); }
+  void operator()(const Refresh& m) {
+    w.bytes(m.entropy);
+    w.u64(m.unix_time_ns);
+  }
+  void operator()(const RefreshAck&) {}
 };
 
 std::string hex32(const char* p) {
@@ -151,7 +162,8 @@ std::string hex32(const char* p) {
 MessageType message_type(const AgentMessage& message) {
   static constexpr MessageType kTypes[] = {MessageType::kReady,       MessageType::kExecRequest,
                                            MessageType::kExecResult,  MessageType::kShutdownRequest,
-                                           MessageType::kShutdownAck, MessageType::kError};
+                                           MessageType::kShutdownAck, MessageType::kError,
+                                           MessageType::kRefresh,     MessageType::kRefreshAck};
   static_assert(std::size(kTypes) == std::variant_size_v<AgentMessage>);
   return kTypes[message.index()];
 }
@@ -170,6 +182,10 @@ const char* message_type_name(MessageType type) {
       return "ShutdownAck";
     case MessageType::kError:
       return "Error";
+    case MessageType::kRefresh:
+      return "Refresh";
+    case MessageType::kRefreshAck:
+      return "RefreshAck";
   }
   return "unknown";
 }
@@ -238,6 +254,16 @@ Result<AgentMessage> decode_payload(MessageType type, std::string_view payload) 
       break;
     case MessageType::kError:
       out = ErrorReply{r.bytes("message")};
+      break;
+    case MessageType::kRefresh: {
+      Refresh m;
+      m.entropy = r.bytes("entropy", kMaxRefreshEntropy);
+      m.unix_time_ns = r.u64("unix_time_ns");
+      out = std::move(m);
+      break;
+    }
+    case MessageType::kRefreshAck:
+      out = RefreshAck{};
       break;
     default:
       return make_error("decode agent frame",

@@ -23,6 +23,9 @@ inline constexpr uint32_t kMaxFramePayload = 16u << 20;
 // Per-stream output cap the agent enforces whatever the request asks, so that a result with
 // both streams full still fits in one frame.
 inline constexpr uint64_t kMaxExecOutputCap = 7u << 20;
+// Refresh entropy the decoder accepts; the host sends kRefreshEntropyBytes.
+inline constexpr size_t kMaxRefreshEntropy = 512;
+inline constexpr size_t kRefreshEntropyBytes = 64;
 
 // vsock ports (docs/vmm-interfaces.md).
 inline constexpr uint32_t kAgentExecPort = 1024;   // guest listens: exec sessions
@@ -36,6 +39,8 @@ enum class MessageType : uint16_t {
   kShutdownRequest = 4,
   kShutdownAck = 5,
   kError = 6,
+  kRefresh = 7,
+  kRefreshAck = 8,
 };
 
 // Sent once by the agent on the Ready port when it accepts exec sessions.
@@ -80,8 +85,20 @@ struct ErrorReply {
   bool operator==(const ErrorReply&) const = default;
 };
 
-using AgentMessage =
-    std::variant<ReadyMsg, ExecRequest, ExecResult, ShutdownRequest, ShutdownAck, ErrorReply>;
+// The host's first message after a restore: every clone starts from the same RNG state and
+// the clock of snapshot time, so the agent mixes in fresh entropy, reseeds the kernel CRNG
+// and sets CLOCK_REALTIME before it answers anything else.
+struct Refresh {
+  std::string entropy;        // random bytes from the host (at most kMaxRefreshEntropy)
+  uint64_t unix_time_ns = 0;  // the host's CLOCK_REALTIME when the message was built
+  bool operator==(const Refresh&) const = default;
+};
+struct RefreshAck {
+  bool operator==(const RefreshAck&) const = default;
+};
+
+using AgentMessage = std::variant<ReadyMsg, ExecRequest, ExecResult, ShutdownRequest, ShutdownAck,
+                                  ErrorReply, Refresh, RefreshAck>;
 
 MessageType message_type(const AgentMessage& message);
 const char* message_type_name(MessageType type);

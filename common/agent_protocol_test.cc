@@ -31,8 +31,14 @@ ExecResult sample_result() {
 }
 
 std::vector<AgentMessage> all_messages() {
-  return {ReadyMsg{"1.0", 10, 20, 30}, sample_request(), sample_result(),
-          ShutdownRequest{},           ShutdownAck{},    ErrorReply{"boom"}};
+  return {ReadyMsg{"1.0", 10, 20, 30},
+          sample_request(),
+          sample_result(),
+          ShutdownRequest{},
+          ShutdownAck{},
+          ErrorReply{"boom"},
+          Refresh{std::string(kRefreshEntropyBytes, '\x5a'), 1'700'000'000'123'456'789ull},
+          RefreshAck{}};
 }
 
 // Decodes everything in `bytes`, expecting exactly one message.
@@ -189,6 +195,27 @@ TEST(AgentProtocol, MalformedPayloadIsSkippedAndTheStreamContinues) {
   auto good = d.next();
   ASSERT_TRUE(good.ok() && good->has_value());
   EXPECT_EQ(**good, AgentMessage(ShutdownRequest{}));
+}
+
+TEST(AgentProtocol, RefreshLayoutAndEntropyLimit) {
+  Refresh r{std::string("\x01\x02\x03", 3), 0x0102030405060708ull};
+  EXPECT_EQ(encode_frame(r).substr(0, kFrameHeaderSize), header(1, 7, 4 + 3 + 8));
+  EXPECT_EQ(encode_payload(r),
+            std::string("\x03\0\0\0\x01\x02\x03\x08\x07\x06\x05\x04\x03\x02\x01", 15));
+  EXPECT_EQ(encode_frame(RefreshAck{}), header(1, 8, 0));
+
+  r.entropy.assign(kMaxRefreshEntropy, 'e');
+  EXPECT_EQ(decode_one(encode_frame(r)), AgentMessage(r));
+  r.entropy.push_back('e');
+  auto too_much = decode_payload(MessageType::kRefresh, encode_payload(r));
+  ASSERT_FALSE(too_much.ok());
+  EXPECT_NE(too_much.error().message().find("field 'entropy': length 513 exceeds the limit"),
+            std::string::npos)
+      << too_much.error().message();
+  auto truncated = decode_payload(MessageType::kRefresh, std::string("\x00\0\0\0\x01", 5));
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_NE(truncated.error().message().find("unix_time_ns"), std::string::npos);
+  EXPECT_FALSE(decode_payload(MessageType::kRefreshAck, "x").ok());
 }
 
 TEST(AgentProtocol, LargePayloadRoundTrips) {

@@ -106,7 +106,8 @@ int run_init(const AgentConfig& config) {
   ChildReaper reaper;
   auto listener = listen_vsock(kAgentExecPort);
   if (!listener.ok()) return fail(listener.error());
-  SessionServer server(std::move(listener).value(), reaper, ServerOptions{});
+  SessionServer server(std::move(listener).value(), reaper,
+                       ServerOptions{.refresh = refresh_actions(RefreshMode::kSystem)});
   Status ready = send_ready([&] { return make_ready(config); }, "", kReadyRetryMs);
   if (!ready.ok()) log_line("warning: no Ready sent: " + ready.error().message());
   log_line("ready");
@@ -118,8 +119,10 @@ int run_serve_unix(const AgentConfig& config) {
   ChildReaper reaper;
   auto listener = listen_unix(config.serve_unix_path);
   if (!listener.ok()) return fail(listener.error());
-  SessionServer server(std::move(listener).value(), reaper,
-                       ServerOptions{.vsock_handshake = config.vsock_handshake});
+  SessionServer server(
+      std::move(listener).value(), reaper,
+      ServerOptions{.vsock_handshake = config.vsock_handshake,
+                    .refresh = refresh_actions(config.refresh_mode, config.refresh_record_path)});
   if (!config.ready_unix_path.empty()) {
     Status ready =
         send_ready([&] { return make_ready(config); }, config.ready_unix_path, kReadyRetryMs);

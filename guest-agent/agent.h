@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "guest-agent/refresh.h"
+
 namespace ember::agent {
 
 inline constexpr const char* kAgentVersion = "0.1.0";
@@ -20,7 +22,11 @@ struct AgentConfig {
   std::string serve_unix_path;   // kServeUnix: listen here instead of vsock port 1024
   std::string ready_unix_path;   // kServeUnix: send Ready to this socket (optional)
   bool vsock_handshake = false;  // kServeUnix: expect "CONNECT <port>\n" like ember-vmm's uds
-  uint64_t start_ns = 0;         // CLOCK_BOOTTIME at the start of main()
+  // kServeUnix: what a Refresh does (kInit always applies it for real) and where it is
+  // recorded (optional).
+  RefreshMode refresh_mode = RefreshMode::kSkip;
+  std::string refresh_record_path;
+  uint64_t start_ns = 0;  // CLOCK_BOOTTIME at the start of main()
 };
 
 // kInit: system setup, switch root, Ready over vsock, serve; reboots on Shutdown and never

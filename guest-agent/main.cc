@@ -15,7 +15,10 @@ constexpr const char* kUsage =
     "usage: ember-agent                 (as PID 1: boot the guest and serve vsock port 1024)\n"
     "       ember-agent --init          (the same when not PID 1)\n"
     "       ember-agent --serve-unix PATH [--ready-unix PATH] [--vsock-handshake]\n"
-    "                                   (serve the protocol on a Unix socket, no mounts)\n";
+    "                   [--refresh skip|system|fail-rng|fail-clock] [--refresh-record PATH]\n"
+    "                                   (serve the protocol on a Unix socket, no mounts;\n"
+    "                                    a Refresh is acknowledged without effect unless\n"
+    "                                    --refresh says otherwise, and logged to PATH)\n";
 
 }  // namespace
 
@@ -36,6 +39,22 @@ int main(int argc, char** argv) {
         return ember::agent::kExitUsage;
       }
       (arg == "--serve-unix" ? config.serve_unix_path : config.ready_unix_path) = v;
+    } else if (arg == "--refresh" || arg == "--refresh-record") {
+      const char* v = value();
+      if (v == nullptr) {
+        std::fprintf(stderr, "ember-agent: %s needs a value\n%s", argv[i], kUsage);
+        return ember::agent::kExitUsage;
+      }
+      if (arg == "--refresh-record") {
+        config.refresh_record_path = v;
+        continue;
+      }
+      auto mode = ember::agent::parse_refresh_mode(v);
+      if (!mode.ok()) {
+        std::fprintf(stderr, "ember-agent: %s\n%s", mode.error().message().c_str(), kUsage);
+        return ember::agent::kExitUsage;
+      }
+      config.refresh_mode = *mode;
     } else if (arg == "--vsock-handshake") {
       config.vsock_handshake = true;
     } else if (arg == "--version") {

@@ -164,6 +164,9 @@ bool SessionServer::handle(int fd, AgentMessage message) {
                                      : AgentMessage(ErrorReply{result.error().message()});
     return send_all(fd, encode_frame(reply)).ok();
   }
+  if (auto* refresh = std::get_if<Refresh>(&message)) {
+    return send_all(fd, encode_frame(handle_refresh(*refresh, options_.refresh))).ok();
+  }
   if (std::holds_alternative<ShutdownRequest>(message)) {
     ::sync();
     if (send_all(fd, encode_frame(ShutdownAck{})).ok()) wait_for_close(fd, 1000);

@@ -11,6 +11,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "guest-agent/child_reaper.h"
+#include "guest-agent/refresh.h"
 
 namespace ember::agent {
 
@@ -19,6 +20,8 @@ struct ServerOptions {
   // host tests use the real client against ember-agent --serve-unix.
   bool vsock_handshake = false;
   size_t max_sessions = 64;  // further connections get an Error and are closed
+  // What a Refresh does; without actions it is answered with an Error.
+  RefreshActions refresh;
 };
 
 class SessionServer {

@@ -2,11 +2,13 @@
 #include "host/agent_client.h"
 
 #include <poll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
 #include <thread>
 
 namespace ember::host {
@@ -172,6 +174,34 @@ Result<ExecResult> AgentSession::exec(const ExecRequest& request,
                     std::string("unexpected reply ") + message_type_name(message_type(reply)));
 }
 
+Status AgentSession::refresh(Millis timeout) {
+  Refresh message;
+  message.entropy.resize(kRefreshEntropyBytes);
+  size_t got = 0;
+  while (got < message.entropy.size()) {
+    ssize_t n = ::getrandom(message.entropy.data() + got, message.entropy.size() - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("getrandom", "entropy for the agent's Refresh");
+    got += static_cast<size_t>(n);
+  }
+  timespec now = {};
+  if (::clock_gettime(CLOCK_REALTIME, &now) != 0) return errno_error("clock_gettime");
+  message.unix_time_ns =
+      static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
+  return refresh(message, timeout);
+}
+
+Status AgentSession::refresh(const Refresh& message, Millis timeout) {
+  EMBER_CHECK(send(message));
+  EMBER_TRY(AgentMessage reply, receive(timeout));
+  if (std::holds_alternative<RefreshAck>(reply)) return {};
+  if (auto* error = std::get_if<ErrorReply>(&reply)) {
+    return make_error("agent refresh", error->message);
+  }
+  return make_error("agent refresh",
+                    std::string("unexpected reply ") + message_type_name(message_type(reply)));
+}
+
 Status AgentSession::shutdown(Millis timeout) {
   EMBER_CHECK(send(ShutdownRequest{}));
   EMBER_TRY(AgentMessage reply, receive(timeout));
@@ -199,11 +229,49 @@ Result<AgentClient> AgentClient::listen(const std::string& vsock_uds) {
   return AgentClient(vsock_uds, std::move(s));
 }
 
+Result<AgentSession> AgentSession::connect_refreshed(const std::string& vsock_uds, Millis timeout,
+                                                     const std::function<Status()>& check) {
+  // Short steps, so that `check` runs often while the VMM comes up.
+  constexpr Millis kStep(250);
+  const Clock::time_point deadline = Clock::now() + timeout;
+  auto left = [&] {
+    return std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
+  };
+  for (;;) {
+    auto session = connect_vsock(vsock_uds, kAgentExecPort, std::min(kStep, left()));
+    Error error = session.ok() ? Error{} : session.error();
+    if (session.ok()) {
+      Status refreshed = session->refresh(left());
+      if (refreshed.ok()) return std::move(session).value();
+      error = refreshed.error();
+      // The agent answered: it will answer the same way again.
+      if (error.op == "agent refresh") return error;
+    }
+    if (check) EMBER_CHECK(check());
+    if (Clock::now() >= deadline) {
+      error.op = "connect to the restored agent within " + std::to_string(timeout.count()) +
+                 " ms: " + error.op;
+      return error;
+    }
+    std::this_thread::sleep_for(Millis(5));
+  }
+}
+
+Result<AgentClient> AgentClient::attach_restored(const std::string& vsock_uds, Millis timeout) {
+  EMBER_TRY(AgentSession session, AgentSession::connect_refreshed(vsock_uds, timeout));
+  AgentClient client(vsock_uds, UniqueFd());
+  client.session_.emplace(std::move(session));
+  return client;
+}
+
 AgentClient::~AgentClient() {
   if (listener_) ::unlink(ready_socket_path().c_str());
 }
 
 Result<ReadyMsg> AgentClient::wait_ready(Millis timeout) {
+  if (!listener_) {
+    return make_error("wait for the agent's Ready", "this client has no Ready listener");
+  }
   Deadline deadline = deadline_after(timeout);
   EMBER_CHECK(wait_readable(listener_.get(), deadline, "wait for the agent's Ready"));
   UniqueFd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,13 @@ class AgentSession {
   // timeout.
   static Result<AgentSession> connect_vsock(const std::string& vsock_uds, uint32_t port,
                                             Millis timeout);
+  // For a VM just restored from a snapshot: connect_vsock() to the exec port, then
+  // refresh(). The guest may handle the vsock transport reset after accepting this
+  // connection and reset it, so a session closed or reset before RefreshAck is opened
+  // again, until timeout; an ErrorReply is not retried. `check`, when given, runs between
+  // attempts and its error ends them (e.g. the VMM exited).
+  static Result<AgentSession> connect_refreshed(const std::string& vsock_uds, Millis timeout,
+                                                const std::function<Status()>& check = {});
   // Connects to a Unix socket that speaks frames at once (ember-agent --serve-unix).
   static Result<AgentSession> connect_unix(const std::string& path, Millis timeout);
   // A session on an already connected socket (the accepted Ready connection).
@@ -33,6 +41,14 @@ class AgentSession {
   // timeout plus 10 s, or no bound when the request has none. An ErrorReply from the agent
   // (program not found, bad cwd, malformed frame) becomes an error with its message.
   Result<ExecResult> exec(const ExecRequest& request, std::optional<Millis> rpc_timeout = {});
+
+  // The first request after a snapshot restore: sends Refresh with kRefreshEntropyBytes
+  // from getrandom() and the host's CLOCK_REALTIME (read just before sending), and waits for
+  // RefreshAck. An ErrorReply (the agent could not add entropy or set the clock) is an error
+  // naming what failed.
+  Status refresh(Millis timeout);
+  // As refresh(), with a message the caller built (tests).
+  Status refresh(const Refresh& message, Millis timeout);
 
   // Asks the agent to sync and power off; waits for ShutdownAck, then closes the session
   // (the agent reboots once the host has closed it).
@@ -60,12 +76,18 @@ class AgentClient {
   // VMM starts so the agent's Ready connection finds it.
   static Result<AgentClient> listen(const std::string& vsock_uds);
 
+  // For a VM restored from a snapshot, whose agent is already serving and sends no Ready:
+  // opens a session on the exec port through the VMM's vsock uds (retrying until timeout
+  // while the VMM comes up), sends Refresh first, and keeps the session for exec().
+  static Result<AgentClient> attach_restored(const std::string& vsock_uds, Millis timeout);
+
   AgentClient(AgentClient&&) noexcept = default;
   AgentClient& operator=(AgentClient&&) noexcept = default;
   // Removes the Ready socket file (unless moved from).
   ~AgentClient();
 
-  // Accepts the agent's connection on the Ready port and reads its Ready message.
+  // Accepts the agent's connection on the Ready port and reads its Ready message. An error
+  // for a client from attach_restored(), which has no Ready listener.
   Result<ReadyMsg> wait_ready(Millis timeout);
 
   // A new session on the agent's exec port (1024) through the VMM's vsock uds.

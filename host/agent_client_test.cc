@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
+#include <fstream>
 #include <future>
+#include <sstream>
 
 #include "host/vm_client.h"
 
@@ -220,6 +223,86 @@ TEST_F(AgentClientTest, SessionsRunConcurrently) {
   auto s = slow_result.get();
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->stdout_data, "slow\n");
+}
+
+// The lines ember-agent --refresh-record wrote: "entropy=<hex> unix_time_ns=<n>".
+std::vector<std::pair<std::string, uint64_t>> read_record(const std::string& path) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  std::ifstream in(path);
+  std::string entropy, time;
+  while (in >> entropy >> time) {
+    out.emplace_back(entropy.substr(8), std::stoull(time.substr(13)));
+  }
+  return out;
+}
+
+uint64_t realtime_ns() {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
+}
+
+TEST_F(AgentClientTest, RefreshSendsFreshEntropyAndTheHostClock) {
+  const std::string record = dir_ + "/refresh.log";
+  start_agent({EMBER_AGENT_BIN, "--serve-unix", uds_, "--refresh-record", record});
+  auto s = AgentSession::connect_unix(uds_, seconds(5));
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  uint64_t before = realtime_ns();
+  ASSERT_TRUE(s->refresh(seconds(5)).ok());
+  ASSERT_TRUE(s->refresh(seconds(5)).ok());
+  uint64_t after = realtime_ns();
+  auto lines = read_record(record);
+  ASSERT_EQ(lines.size(), 2u);
+  for (const auto& [entropy, time] : lines) {
+    EXPECT_EQ(entropy.size(), 2 * kRefreshEntropyBytes);
+    EXPECT_GE(time, before);
+    EXPECT_LE(time, after);
+  }
+  EXPECT_NE(lines[0].first, lines[1].first);   // each Refresh draws new bytes
+  auto r = s->exec(sh("echo after refresh"));  // the session goes on serving
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->stdout_data, "after refresh\n");
+}
+
+TEST_F(AgentClientTest, RefreshFailureNamesTheAction) {
+  start_agent({EMBER_AGENT_BIN, "--serve-unix", uds_, "--refresh", "fail-clock"});
+  auto s = AgentSession::connect_unix(uds_, seconds(5));
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  Status status = s->refresh(seconds(5));
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().message().find("agent refresh: refresh failed: clock not set"),
+            std::string::npos)
+      << status.error().message();
+  EXPECT_EQ(status.error().message().find("entropy"), std::string::npos);
+}
+
+TEST_F(AgentClientTest, AttachRestoredRefreshesFirstThenServes) {
+  const std::string record = dir_ + "/refresh.log";
+  // The "VMM" comes up only after the client started trying, as after a real restore.
+  auto client_future = std::async(std::launch::async,
+                                  [&] { return AgentClient::attach_restored(uds_, seconds(10)); });
+  std::this_thread::sleep_for(milliseconds(200));
+  start_agent(
+      {EMBER_AGENT_BIN, "--serve-unix", uds_, "--vsock-handshake", "--refresh-record", record});
+  auto client = client_future.get();
+  ASSERT_TRUE(client.ok()) << client.error().message();
+  EXPECT_EQ(read_record(record).size(), 1u);  // before any request
+
+  auto r = client->exec(sh("echo restored"));
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->stdout_data, "restored\n");
+  EXPECT_EQ(read_record(record).size(), 1u);
+  EXPECT_FALSE(client->wait_ready(milliseconds(10)).ok());  // no Ready listener
+  ASSERT_TRUE(client->shutdown(seconds(5)).ok());
+}
+
+TEST_F(AgentClientTest, AttachRestoredFailsWhenTheRefreshDoes) {
+  start_agent(
+      {EMBER_AGENT_BIN, "--serve-unix", uds_, "--vsock-handshake", "--refresh", "fail-rng"});
+  auto client = AgentClient::attach_restored(uds_, seconds(5));
+  ASSERT_FALSE(client.ok());
+  EXPECT_NE(client.error().message().find("entropy not added"), std::string::npos)
+      << client.error().message();
 }
 
 TEST_F(AgentClientTest, ConnectGivesUpWhenNothingListens) {

@@ -58,9 +58,41 @@ std::string ExitRequest::reason() const {
   return reason_;
 }
 
+void PauseGate::request_pause() {
+  std::lock_guard lock(mu_);
+  pause_.store(true, std::memory_order_release);
+}
+
+void PauseGate::resume() {
+  std::lock_guard lock(mu_);
+  pause_.store(false, std::memory_order_release);
+  cv_.notify_all();
+}
+
+void PauseGate::release_all() {
+  std::lock_guard lock(mu_);
+  released_ = true;
+  cv_.notify_all();
+}
+
+bool PauseGate::wait_parked(size_t count, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return parked_ >= count || released_; }) &&
+         parked_ >= count;
+}
+
+void PauseGate::park() {
+  std::unique_lock lock(mu_);
+  ++parked_;
+  cv_.notify_all();
+  cv_.wait(lock, [&] { return !pause_.load(std::memory_order_relaxed) || released_; });
+  --parked_;
+}
+
 VcpuRunner::~VcpuRunner() {
   if (thread_.joinable()) {
     ctx_.exit->request(ExitCode::kVmmError, "VMM torn down while vCPUs ran");
+    if (ctx_.pause != nullptr) ctx_.pause->release_all();
     kick();
     thread_.join();
   }
@@ -95,6 +127,10 @@ void VcpuRunner::thread_main() {
   bool first = true;
   // A kick after this check sets immediate_exit, so KVM_RUN returns at once.
   while (!ctx_.exit->requested()) {
+    if (ctx_.pause != nullptr && ctx_.pause->pause_requested()) {
+      park();
+      continue;
+    }
     if (first && vcpu_.id() == 0) {
       // steady_clock is CLOCK_MONOTONIC: the absolute value lets a benchmark measure from
       // its own exec() of the VMM, dynamic loading included.
@@ -121,6 +157,18 @@ void VcpuRunner::thread_main() {
   t_current_run = nullptr;
 }
 
+void VcpuRunner::park() {
+  // KVM finishes an emulated PIO/MMIO instruction only on the next KVM_RUN: enter once with
+  // immediate_exit set so the saved registers are past it, then wait.
+  vcpu_.set_immediate_exit(true);
+  Status s = vcpu_.run();
+  if (!s.ok() && s.error().code != EINTR && s.error().code != EAGAIN) {
+    fail(ExitCode::kVmmError, s.error().message());
+  }
+  vcpu_.set_immediate_exit(false);
+  ctx_.pause->park();
+}
+
 bool VcpuRunner::fail(ExitCode code, std::string reason) {
   ctx_.exit->request(code, std::move(reason));
   return false;
@@ -134,6 +182,16 @@ std::string VcpuRunner::describe_state() const {
 
 bool VcpuRunner::handle_exit() {
   kvm_run& run = *vcpu_.run_data();
+  if (ExitCounters* c = ctx_.counters) {
+    auto& counter = run.exit_reason == KVM_EXIT_IO              ? c->io
+                    : run.exit_reason == KVM_EXIT_MMIO          ? c->mmio
+                    : run.exit_reason == KVM_EXIT_INTR          ? c->intr
+                    : run.exit_reason == KVM_EXIT_HLT           ? c->hlt
+                    : run.exit_reason == KVM_EXIT_SHUTDOWN      ? c->shutdown
+                    : run.exit_reason == KVM_EXIT_SYSTEM_EVENT  ? c->system_event
+                                                                : c->other;
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
   switch (run.exit_reason) {
     case KVM_EXIT_IO: return handle_io(run);
     case KVM_EXIT_MMIO: return handle_mmio(run);

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -33,6 +35,35 @@ class ExitRequest {
   std::function<void()> hook_;
 };
 
+// Pause/resume of every vCPU thread. The controller calls request_pause(), kicks the
+// runners and waits in wait_parked(); each runner parks at the top of its loop (after
+// finishing any emulated I/O) until resume() or release_all(). Thread-safe.
+class PauseGate {
+ public:
+  void request_pause();
+  void resume();
+  // Wakes every parked runner for good (the VM is ending).
+  void release_all();
+  bool pause_requested() const { return pause_.load(std::memory_order_acquire); }
+  // Blocks until `count` runners are parked or `timeout` passes; true when all parked.
+  bool wait_parked(size_t count, std::chrono::milliseconds timeout);
+
+  // Runner side: parks while a pause is requested (and not released).
+  void park();
+
+ private:
+  std::atomic<bool> pause_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t parked_ = 0;
+  bool released_ = false;
+};
+
+// VM exit counts by reason, for the control socket's stats. Relaxed atomics.
+struct ExitCounters {
+  std::atomic<uint64_t> io{0}, mmio{0}, intr{0}, hlt{0}, shutdown{0}, system_event{0}, other{0};
+};
+
 struct RunContext {
   const IoBus* pio = nullptr;
   const IoBus* mmio = nullptr;
@@ -40,6 +71,8 @@ struct RunContext {
   // The panic line seen on the serial console so far ("" if none); may be empty.
   std::function<std::string()> panic_line;
   std::chrono::steady_clock::time_point start_time{};
+  PauseGate* pause = nullptr;        // may be null: never paused
+  ExitCounters* counters = nullptr;  // may be null: not counted
 };
 
 class VcpuRunner {
@@ -56,7 +89,8 @@ class VcpuRunner {
   // Starts the thread: KVM_RUN until the ExitRequest is set or this vCPU fails.
   void start();
   // Makes a vCPU in (or about to enter) KVM_RUN return to user space at once. Call only
-  // after request() on the ExitRequest, from a thread other than this runner's.
+  // after request() on the ExitRequest or request_pause() on the PauseGate, from a thread
+  // other than this runner's.
   void kick();
   void join();
 
@@ -70,6 +104,7 @@ class VcpuRunner {
   bool handle_mmio(kvm_run& run);
   std::string describe_state() const;
   bool fail(ExitCode code, std::string reason);
+  void park();
 
   Vcpu& vcpu_;
   RunContext ctx_;

@@ -15,12 +15,10 @@
 #include "vmm/boot/zero_page.h"
 #include "vmm/logger.h"
 
-#ifdef EMBER_HAVE_VIRTIO
 #include "vmm/virtio/block.h"
 #include "vmm/virtio/mmio_transport.h"
 #include "vmm/virtio/virtio_spec.h"
 #include "vmm/virtio/vsock.h"
-#endif
 
 namespace ember::vmm {
 namespace {
@@ -87,13 +85,16 @@ Result<std::unique_ptr<Vmm>> Vmm::build(const VmmConfig& config) {
   EMBER_CHECK(step(&Vmm::attach_virtio_devices, "attach virtio devices"));
   EMBER_CHECK(step(&Vmm::load_guest, "load guest"));
   EMBER_CHECK(step(&Vmm::create_vcpus, "create vCPUs"));
+  EMBER_CHECK(step(&Vmm::start_control_socket, "start control socket"));
   log_debug("VM built in " + std::to_string(micros_since(t0)) + " us");
   return vmm;
 }
 
 Vmm::~Vmm() {
+  control_.reset();  // it watches fds on loop_
   // Runners join in their destructors (after asking to stop); vCPUs must be gone before
   // the devices and memory they use.
+  pause_gate_.release_all();
   runners_.clear();
 }
 
@@ -112,8 +113,18 @@ Status Vmm::create_memory() {
   EMBER_TRY(GuestMemory memory, GuestMemory::create_anonymous(config_.mem_mib << 20));
   memory_ = std::move(memory);
   EMBER_CHECK(vm_->set_memory(memory_));
+  return create_event_loop();
+}
+
+Status Vmm::create_event_loop() {
   EMBER_TRY(EventLoop loop, EventLoop::create());
   loop_.emplace(std::move(loop));
+  return {};
+}
+
+Status Vmm::start_control_socket() {
+  if (config_.api_sock.empty()) return {};
+  EMBER_TRY(control_, ControlServer::create(config_.api_sock, *loop_, *this));
   return {};
 }
 
@@ -158,7 +169,6 @@ Status Vmm::attach_virtio_mmio(std::shared_ptr<MmioDevice> device, const VirtioM
   return {};
 }
 
-#ifdef EMBER_HAVE_VIRTIO
 Status Vmm::attach_virtio_devices() {
   static_assert(virtio::mmio::kQueueNotify == kQueueNotifyOffset);
   for (const VirtioSlotPlan& plan : plan_virtio_slots(config_)) {
@@ -180,18 +190,10 @@ Status Vmm::attach_virtio_devices() {
       notify_fds.push_back(transport->queue_notify_fd(q));
     }
     EMBER_CHECK(attach_virtio_mmio(transport, plan.slot, transport->irq_fd(), notify_fds));
-    device_holders_.push_back(transport);
+    virtio_.push_back({plan, transport});
   }
   return {};
 }
-#else
-Status Vmm::attach_virtio_devices() {
-  if (!plan_virtio_slots(config_).empty()) {
-    return make_error("attach virtio devices", "this ember-vmm was built without virtio support");
-  }
-  return {};
-}
-#endif
 
 Status Vmm::load_guest() {
   EMBER_TRY(LoadedKernel kernel, load_elf_kernel_file(config_.kernel, memory_));
@@ -201,9 +203,9 @@ Status Vmm::load_guest() {
     EMBER_TRY(InitrdPlacement placed, load_initrd_file(config_.initrd, memory_, kernel.load_end));
     initrd = placed;
   }
-  EMBER_TRY(std::string cmdline, kernel_cmdline_for(config_));
-  log_debug("kernel command line: " + cmdline);
-  EMBER_CHECK(write_boot_params(memory_, cmdline, initrd));
+  EMBER_TRY(kernel_cmdline_, kernel_cmdline_for(config_));
+  log_debug("kernel command line: " + kernel_cmdline_);
+  EMBER_CHECK(write_boot_params(memory_, kernel_cmdline_, initrd));
   EMBER_CHECK(write_identity_page_tables(memory_));
   EMBER_CHECK(write_gdt_and_idt(memory_));
   return write_mp_table(memory_, config_.vcpus);
@@ -239,11 +241,19 @@ ExitCode Vmm::run() {
   ctx.exit = &exit_;
   ctx.panic_line = [serial = serial_] { return serial->panic_line(); };
   ctx.start_time = config_.start_time;
+  ctx.pause = &pause_gate_;
+  ctx.counters = &exit_counters_;
   for (Vcpu& vcpu : vcpus_) runners_.push_back(std::make_unique<VcpuRunner>(vcpu, ctx));
+  if (config_.start_paused) {
+    // The runners park before their first KVM_RUN; {"op":"resume"} lets them go.
+    pause_gate_.request_pause();
+    paused_ = true;
+  }
   for (auto& runner : runners_) runner->start();
 
   s = loop_->run();
   if (!s.ok()) exit_.request(ExitCode::kVmmError, "event loop: " + s.error().message());
+  pause_gate_.release_all();
   // Every runner has started by now, so every kick reaches its thread.
   for (auto& runner : runners_) runner->kick();
   for (auto& runner : runners_) runner->join();
@@ -253,7 +263,7 @@ ExitCode Vmm::run() {
 
 ExitCode run(const VmmConfig& config) {
   set_log_level(config.log_level);
-  auto vmm = Vmm::build(config);
+  auto vmm = config.restore_dir.empty() ? Vmm::build(config) : Vmm::restore(config);
   if (!vmm.ok()) {
     log_error(vmm.error().message());
     return ExitCode::kVmmError;

@@ -7,13 +7,17 @@
 
 #include "common/result.h"
 #include "vmm/boot/cmdline.h"
+#include "vmm/control/control_protocol.h"
+#include "vmm/control/control_server.h"
 #include "vmm/devices/i8042.h"
 #include "vmm/devices/io_bus.h"
 #include "vmm/devices/serial.h"
 #include "vmm/event_loop.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/memory/guest_memory.h"
+#include "vmm/snapshot/snapshot_state.h"
 #include "vmm/vcpu_runner.h"
+#include "vmm/virtio/mmio_transport.h"
 #include "vmm/vmm_config.h"
 
 namespace ember::vmm {
@@ -32,11 +36,15 @@ std::vector<VirtioSlotPlan> plan_virtio_slots(const VmmConfig& config);
 // The kernel command line for `config` (docs/vmm-interfaces.md).
 Result<std::string> kernel_cmdline_for(const VmmConfig& config);
 
-class Vmm {
+class Vmm final : public ControlTarget {
  public:
   // Builds everything; nothing runs yet. Errors name the failing step.
   static Result<std::unique_ptr<Vmm>> build(const VmmConfig& config);
-  ~Vmm();
+  // Rebuilds the VM saved in config.restore_dir (vmm_restore.cc): checks state.bin and
+  // memory.bin before touching KVM, then restores memory, VM, vCPUs and devices. Nothing
+  // runs yet; with config.start_paused the vCPUs stay parked until a resume.
+  static Result<std::unique_ptr<Vmm>> restore(const VmmConfig& config);
+  ~Vmm() override;
   Vmm(const Vmm&) = delete;
   Vmm& operator=(const Vmm&) = delete;
 
@@ -46,11 +54,32 @@ class Vmm {
   const std::string& exit_reason() const { return exit_reason_; }
   const Serial& serial() const { return *serial_; }
 
+  // ControlTarget (vmm_control.cc), on the event loop thread.
+  Status pause() override;
+  Status resume() override;
+  bool paused() const override { return paused_; }
+  Status snapshot(const std::string& dir) override;
+  ControlStats stats() const override;
+
  private:
+  struct VirtioAttachment {
+    VirtioSlotPlan plan;
+    std::shared_ptr<virtio::MmioTransport> transport;
+  };
+
   explicit Vmm(const VmmConfig& config) : config_(config) {}
 
   Status create_vm();
   Status create_memory();
+  Status create_event_loop();
+  Status start_control_socket();
+  // Restore steps (vmm_restore.cc).
+  Status map_snapshot_memory(int fd);
+  Status restore_vcpus(const SnapshotState& state);
+  Status restore_devices(const DeviceStates& devices);
+  // Snapshot capture (vmm_control.cc).
+  SnapshotMachine describe_machine() const;
+  Result<DeviceStates> save_devices() const;
   Status attach_legacy_devices();
   // Integration point for the virtio devices: creates each planned device, wraps it in a
   // virtio-mmio transport and hands it to attach_virtio_mmio().
@@ -71,21 +100,26 @@ class Vmm {
   ExitRequest exit_;
   std::string exit_reason_;
   uint64_t kernel_entry_ = 0;
+  std::string kernel_cmdline_;  // as booted (saved in snapshots)
 
   UniqueFd serial_irq_;
   std::shared_ptr<Serial> serial_;
   std::shared_ptr<I8042> i8042_;
   IoBus pio_bus_;
   IoBus mmio_bus_;
-  // Keeps virtio transports (and whatever else a device needs) alive with the VM.
-  std::vector<std::shared_ptr<void>> device_holders_;
+  std::vector<VirtioAttachment> virtio_;  // in slot order
 
   std::vector<Vcpu> vcpus_;
   std::vector<std::unique_ptr<VcpuRunner>> runners_;
+
+  PauseGate pause_gate_;
+  ExitCounters exit_counters_;
+  bool paused_ = false;  // event loop thread only
+  std::unique_ptr<ControlServer> control_;
 };
 
-// Builds and runs the VM described by `config`, logging the outcome; returns the process
-// exit code.
+// Builds (or, with config.restore_dir, restores) and runs the VM described by `config`,
+// logging the outcome; returns the process exit code.
 ExitCode run(const VmmConfig& config);
 
 }  // namespace ember::vmm

@@ -32,18 +32,63 @@ po::options_description describe_flags() {
        "copy the guest serial console to stderr (without it the kernel runs with loglevel=1; "
        "the last 16 KiB of console output are kept either way to detect a kernel panic)")
       ("log-level", po::value<std::string>()->default_value("warn"),
-       "ember-vmm's own messages on stderr: error|warn|info|debug");
+       "ember-vmm's own messages on stderr: error|warn|info|debug")
+      ("api-sock", po::value<std::string>(),
+       "Unix socket for control requests, one JSON object per line: {\"op\":\"pause\"}, "
+       "{\"op\":\"resume\"}, {\"op\":\"snapshot\",\"dir\":\"DIR\"} (paused VMs only; "
+       "writes DIR/state.bin and DIR/memory.bin), {\"op\":\"stats\"}")
+      ("restore", po::value<std::string>(),
+       "DIR: restore the snapshot in DIR instead of booting (no --kernel); the snapshot fixes "
+       "memory, vCPUs, disks and vsock CID. With --restore, --vsock-uds gives the vsock a new "
+       "host socket, --disk PATH[:ro|:rw] (repeated, same count as the snapshot's disks, root "
+       "first) replaces the disks in order, and --api-sock and --start-paused apply")
+      ("start-paused", po::bool_switch(),
+       "with --restore: keep the vCPUs paused until {\"op\":\"resume\"} on --api-sock");
   // clang-format on
   return d;
 }
 
 Error usage_error(const std::string& message) { return make_error("usage", message); }
 
+// --restore: only the flags that make sense for a snapshot's VM.
+Result<ParsedFlags> parse_restore_flags(const po::variables_map& vm, ParsedFlags parsed) {
+  VmmConfig& c = parsed.config;
+  c.restore_dir = vm["restore"].as<std::string>();
+  if (c.restore_dir.empty()) return usage_error("--restore needs a directory");
+  for (const char* flag : {"kernel", "initrd", "root", "cmdline", "vsock-cid"}) {
+    if (vm.count(flag)) {
+      return usage_error(std::string("--") + flag +
+                         " cannot be combined with --restore (the snapshot fixes it)");
+    }
+  }
+  for (const char* flag : {"mem-mib", "vcpus"}) {
+    if (!vm[flag].defaulted()) {
+      return usage_error(std::string("--") + flag +
+                         " cannot be combined with --restore (the snapshot fixes it)");
+    }
+  }
+  if (vm.count("vsock-uds")) {
+    c.vsock_uds = vm["vsock-uds"].as<std::string>();
+    if (c.vsock_uds.empty()) return usage_error("--vsock-uds needs a path");
+  }
+  if (vm.count("disk")) {
+    for (const std::string& spec : vm["disk"].as<std::vector<std::string>>()) {
+      EMBER_TRY(DiskConfig disk, parse_disk_spec(spec));
+      (void)disk;  // checked here; the snapshot's read-only flag applies without a suffix
+      c.restore_disks.push_back(spec);
+    }
+  }
+  c.console = vm["console"].as<bool>();
+  return parsed;
+}
+
 }  // namespace
 
 std::string usage_text() {
   std::ostringstream out;
-  out << "Usage: ember-vmm --kernel vmlinux [options]\n\n"
+  out << "Usage: ember-vmm --kernel vmlinux [options]\n"
+      << "       ember-vmm --restore DIR [--vsock-uds PATH] [--disk PATH ...] [--api-sock PATH]\n"
+      << "                 [--start-paused]\n\n"
       << describe_flags() << "\n"
       << "Exit codes: 0 guest shut down (reboot), 1 VMM error, 2 usage error, 3 guest crashed\n"
       << "(kernel panic or triple fault).\n";
@@ -79,6 +124,16 @@ Result<ParsedFlags> parse_flags(int argc, const char* const argv[]) {
     return parsed;
   }
   VmmConfig& c = parsed.config;
+  if (vm.count("api-sock")) {
+    c.api_sock = vm["api-sock"].as<std::string>();
+    if (c.api_sock.empty()) return usage_error("--api-sock needs a path");
+  }
+  c.start_paused = vm["start-paused"].as<bool>();
+  const auto level = parse_log_level(vm["log-level"].as<std::string>());
+  if (!level) return usage_error("--log-level must be error, warn, info or debug");
+  c.log_level = *level;
+  if (vm.count("restore")) return parse_restore_flags(vm, parsed);
+  if (c.start_paused) return usage_error("--start-paused needs --restore");
   if (!vm.count("kernel")) return usage_error("--kernel is required");
   c.kernel = vm["kernel"].as<std::string>();
   if (vm.count("initrd")) c.initrd = vm["initrd"].as<std::string>();
@@ -117,9 +172,6 @@ Result<ParsedFlags> parse_flags(int argc, const char* const argv[]) {
   }
   if (vm.count("cmdline")) c.cmdline_extra = vm["cmdline"].as<std::string>();
   c.console = vm["console"].as<bool>();
-  const auto level = parse_log_level(vm["log-level"].as<std::string>());
-  if (!level) return usage_error("--log-level must be error, warn, info or debug");
-  c.log_level = *level;
   return parsed;
 }
 

@@ -41,6 +41,12 @@ struct VmmConfig {
   std::string cmdline_extra;
   bool console = false;
   LogLevel log_level = LogLevel::kWarn;
+  std::string api_sock;  // empty: no control socket
+  // --restore DIR: the VM comes from a snapshot; `kernel` and the machine shape are unused
+  // and restore_disks (raw --disk specs, possibly empty) replace the snapshot's disks.
+  std::string restore_dir;
+  std::vector<std::string> restore_disks;
+  bool start_paused = false;
   // When main() started; the "first KVM_RUN after N us" line is measured from here.
   std::chrono::steady_clock::time_point start_time = std::chrono::steady_clock::now();
 };

@@ -1,6 +1,9 @@
 // GuestVm: boots the guest under ember-vmm for end-to-end tests.
 #include "tests/vm/guest_vm.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -40,8 +43,73 @@ GuestArtifacts GuestArtifacts::find() {
   return a;
 }
 
-Result<GuestVm> GuestVm::start(host::VmConfig config) {
+std::string GuestVm::fresh_dir() {
   static std::atomic<int> counter{0};
+  std::string dir =
+      "/tmp/ember-vmtest-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+Result<GuestVm> GuestVm::restore(const std::string& dir, std::vector<std::string> extra_args) {
+  const GuestArtifacts artifacts = GuestArtifacts::find();
+  GuestVm vm;
+  vm.dir_ = fresh_dir();
+  vm.vsock_ = vm.dir_ + "/vsock.sock";
+  vm.api_sock_ = vm.dir_ + "/api.sock";
+  std::vector<std::string> argv = {artifacts.vmm,  "--restore",  dir,          "--vsock-uds",
+                                   vm.vsock_,      "--api-sock", vm.api_sock_, "--log-level",
+                                   "info"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  EMBER_TRY(host::VmProcess process, host::VmProcess::spawn_command(argv));
+  vm.process_.emplace(std::move(process));
+  return vm;
+}
+
+Status GuestVm::connect_agent(std::chrono::milliseconds timeout) {
+  auto session = host::AgentSession::connect_vsock(vsock_, kAgentExecPort, timeout);
+  if (!session.ok()) {
+    return make_error("connect to the restored agent",
+                      session.error().message() + "; VMM stderr:\n" + process_->stderr_output());
+  }
+  session_.emplace(std::move(session).value());
+  return {};
+}
+
+Result<std::string> GuestVm::control(const std::string& request_json,
+                                     std::chrono::milliseconds timeout) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return errno_error("socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", api_sock_.c_str());
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    if (std::chrono::steady_clock::now() > deadline) return errno_error("connect", api_sock_);
+    ::usleep(20'000);
+  }
+  const std::string line = request_json + "\n";
+  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != ssize_t(line.size())) {
+    return errno_error("send", api_sock_);
+  }
+  std::string reply;
+  while (reply.find('\n') == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd.get(), POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      return make_error("control request", "no reply to " + request_json);
+    }
+    char buf[4096];
+    const ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
+    if (n <= 0) return make_error("control request", "connection closed; got '" + reply + "'");
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  reply.resize(reply.find('\n'));
+  return reply;
+}
+
+Result<GuestVm> GuestVm::start(host::VmConfig config, bool api_sock) {
   const GuestArtifacts artifacts = GuestArtifacts::find();
   for (const std::string& path : {artifacts.vmm, artifacts.kernel, artifacts.rootfs,
                                   artifacts.initramfs}) {
@@ -50,16 +118,24 @@ Result<GuestVm> GuestVm::start(host::VmConfig config) {
     }
   }
   GuestVm vm;
-  vm.dir_ = "/tmp/ember-vmtest-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
-  std::filesystem::create_directories(vm.dir_);
+  vm.dir_ = fresh_dir();
   config.vmm_path = artifacts.vmm;
   config.kernel = artifacts.kernel;
   config.root = artifacts.rootfs;
   config.initrd = artifacts.initramfs;
   config.vsock_uds = vm.dir_ + "/vsock.sock";
+  vm.vsock_ = config.vsock_uds;
   EMBER_TRY(host::AgentClient agent, host::AgentClient::listen(config.vsock_uds));
   vm.agent_.emplace(std::move(agent));
-  EMBER_TRY(host::VmProcess process, host::VmProcess::spawn(config));
+  std::vector<std::string> argv = host::vmm_command(config);
+  if (api_sock) {
+    vm.api_sock_ = vm.dir_ + "/api.sock";
+    argv.push_back("--api-sock");
+    argv.push_back(vm.api_sock_);
+  }
+  EMBER_TRY(host::VmProcess process,
+            host::VmProcess::spawn_command(argv, config.stdout_path, config.stderr_path,
+                                           config.capture_stdout));
   vm.process_.emplace(std::move(process));
   return vm;
 }
@@ -80,6 +156,7 @@ Result<ExecResult> GuestVm::run(std::vector<std::string> argv, std::string stdin
   request.stdin_data = std::move(stdin_data);
   request.timeout_ms = 60'000;
   request.output_cap = 4u << 20;
+  if (session_) return session_->exec(request);
   return agent_->exec(request);
 }
 

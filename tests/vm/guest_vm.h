@@ -24,8 +24,22 @@ inline constexpr std::chrono::seconds kReadyTimeout{120};
 
 class GuestVm {
  public:
-  // Starts a VM; config's kernel/root/initrd/vmm/vsock fields are filled in here.
-  static Result<GuestVm> start(host::VmConfig config);
+  // Starts a VM; config's kernel/root/initrd/vmm/vsock fields are filled in here. With
+  // api_sock the VMM also listens on api_sock_path() for control requests.
+  static Result<GuestVm> start(host::VmConfig config, bool api_sock = false);
+  // Restores the snapshot in `dir` with a fresh vsock and api socket (plus `extra_args`,
+  // e.g. "--start-paused"). There is no Ready: call connect_agent() once it runs.
+  static Result<GuestVm> restore(const std::string& dir,
+                                 std::vector<std::string> extra_args = {});
+  // For a restored VM: opens an agent session straight on the vsock (retrying until
+  // `timeout`); run() then uses it.
+  Status connect_agent(std::chrono::milliseconds timeout);
+
+  // Sends one control request line and returns the reply line (without newline).
+  Result<std::string> control(const std::string& request_json,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  const std::string& api_sock_path() const { return api_sock_; }
+  const std::string& vsock_path() const { return vsock_; }
 
   // Waits for the agent's Ready.
   Result<ReadyMsg> wait_ready();
@@ -36,8 +50,13 @@ class GuestVm {
   host::AgentClient& agent() { return *agent_; }
 
  private:
+  static std::string fresh_dir();
+
   std::string dir_;
+  std::string api_sock_;
+  std::string vsock_;
   std::optional<host::AgentClient> agent_;
+  std::optional<host::AgentSession> session_;  // restored VMs
   std::optional<host::VmProcess> process_;
 };
 

@@ -25,12 +25,19 @@ struct MsrsHeader {  // struct kvm_msrs without its entries
 struct MsrListHeader {  // struct kvm_msr_list without its indices
   uint32_t nmsrs;
 };
+struct Xsave {  // struct kvm_xsave without `extra` (KVM_GET_XSAVE2 sizes come from the cap)
+  uint32_t region[1024];
+};
 
 inline constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, CpuidHeader);
 inline constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);
 inline constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, MsrsHeader);
 inline constexpr unsigned long kSetMsrs = _IOW(KVMIO, 0x89, MsrsHeader);
 inline constexpr unsigned long kGetMsrIndexList = _IOWR(KVMIO, 0x02, MsrListHeader);
+inline constexpr unsigned long kGetCpuid2 = _IOWR(KVMIO, 0x91, CpuidHeader);
+inline constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, Xsave);
+inline constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, Xsave);
+inline constexpr unsigned long kGetXsave2 = _IOR(KVMIO, 0xcf, Xsave);
 
 // The numbers a C compiler computes from <linux/kvm.h>.
 static_assert(kGetSupportedCpuid == 0xC008AE05);
@@ -38,5 +45,9 @@ static_assert(kSetCpuid2 == 0x4008AE90);
 static_assert(kGetMsrs == 0xC008AE88);
 static_assert(kSetMsrs == 0x4008AE89);
 static_assert(kGetMsrIndexList == 0xC004AE02);
+static_assert(kGetCpuid2 == 0xC008AE91);
+static_assert(kGetXsave == 0x9000AEA4);
+static_assert(kSetXsave == 0x5000AEA5);
+static_assert(kGetXsave2 == 0x9000AECF);
 
 }  // namespace ember::vmm::kvm_abi

@@ -3,6 +3,7 @@
 
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -67,6 +68,12 @@ EMBER_VCPU_GET(get_lapic, kvm_lapic_state, KVM_GET_LAPIC)
 EMBER_VCPU_SET(set_lapic, kvm_lapic_state, KVM_SET_LAPIC)
 EMBER_VCPU_GET(get_mp_state, kvm_mp_state, KVM_GET_MP_STATE)
 EMBER_VCPU_SET(set_mp_state, kvm_mp_state, KVM_SET_MP_STATE)
+EMBER_VCPU_GET(get_xcrs, kvm_xcrs, KVM_GET_XCRS)
+EMBER_VCPU_SET(set_xcrs, kvm_xcrs, KVM_SET_XCRS)
+EMBER_VCPU_GET(get_debugregs, kvm_debugregs, KVM_GET_DEBUGREGS)
+EMBER_VCPU_SET(set_debugregs, kvm_debugregs, KVM_SET_DEBUGREGS)
+EMBER_VCPU_GET(get_vcpu_events, kvm_vcpu_events, KVM_GET_VCPU_EVENTS)
+EMBER_VCPU_SET(set_vcpu_events, kvm_vcpu_events, KVM_SET_VCPU_EVENTS)
 
 #undef EMBER_VCPU_GET
 #undef EMBER_VCPU_SET
@@ -98,6 +105,86 @@ Result<std::vector<kvm_msr_entry>> Vcpu::get_msrs(std::span<const uint32_t> indi
                                           hex(indices[static_cast<size_t>(n)]));
   }
   return std::vector<kvm_msr_entry>(entries, entries + indices.size());
+}
+
+Result<std::vector<uint8_t>> Vcpu::get_xsave(size_t size) const {
+  const bool big = size > sizeof(kvm_abi::Xsave);
+  std::vector<uint64_t> buf((std::max(size, sizeof(kvm_abi::Xsave)) + 7) / 8, 0);
+  if (::ioctl(fd_.get(), big ? kvm_abi::kGetXsave2 : kvm_abi::kGetXsave, buf.data()) < 0) {
+    return errno_error(big ? "KVM_GET_XSAVE2" : "KVM_GET_XSAVE", "vcpu " + std::to_string(id_));
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(buf.data());
+  return std::vector<uint8_t>(bytes, bytes + std::max(size, sizeof(kvm_abi::Xsave)));
+}
+
+Status Vcpu::set_xsave(std::span<const uint8_t> area) {
+  if (area.size() < sizeof(kvm_abi::Xsave)) {
+    return make_error("KVM_SET_XSAVE", "vcpu " + std::to_string(id_) + ": area of " +
+                                           std::to_string(area.size()) + " bytes is too small");
+  }
+  // KVM reads as many bytes as this host's KVM_CAP_XSAVE2 says, which may exceed what the
+  // snapshot's host saved: pad with zeros (XSTATE_BV leaves those components off).
+  constexpr size_t kPaddedXsave = 64 * 1024;
+  std::vector<uint64_t> buf((std::max(area.size(), kPaddedXsave) + 7) / 8, 0);
+  std::memcpy(buf.data(), area.data(), area.size());
+  if (::ioctl(fd_.get(), kvm_abi::kSetXsave, buf.data()) < 0) {
+    return errno_error("KVM_SET_XSAVE", "vcpu " + std::to_string(id_));
+  }
+  return {};
+}
+
+Result<std::vector<kvm_cpuid_entry2>> Vcpu::get_cpuid2() const {
+  using Header = kvm_abi::CpuidHeader;
+  constexpr uint32_t kMaxEntries = 512;
+  auto buf = flex_buffer<Header, kvm_cpuid_entry2>(kMaxEntries);
+  reinterpret_cast<Header*>(buf.data())->nent = kMaxEntries;
+  if (::ioctl(fd_.get(), kvm_abi::kGetCpuid2, buf.data()) < 0) {
+    return errno_error("KVM_GET_CPUID2", "vcpu " + std::to_string(id_));
+  }
+  uint32_t n = reinterpret_cast<Header*>(buf.data())->nent;
+  if (n > kMaxEntries) return make_error("KVM_GET_CPUID2", "kernel reported too many entries");
+  const kvm_cpuid_entry2* entries = flex_entries<Header, kvm_cpuid_entry2>(buf);
+  // Older kernels (6.1) write nent back only on failure: drop the zeroed tail they leave.
+  // No real entry is all zero (leaf 0 reports the highest leaf in EAX).
+  static const kvm_cpuid_entry2 kZero{};
+  while (n > 0 && std::memcmp(&entries[n - 1], &kZero, sizeof(kZero)) == 0) --n;
+  return std::vector<kvm_cpuid_entry2>(entries, entries + n);
+}
+
+Result<size_t> Vcpu::read_msrs(std::span<kvm_msr_entry> entries) const {
+  using Header = kvm_abi::MsrsHeader;
+  auto buf = flex_buffer<Header, kvm_msr_entry>(entries.size());
+  reinterpret_cast<Header*>(buf.data())->nmsrs = static_cast<uint32_t>(entries.size());
+  kvm_msr_entry* dst = flex_entries<Header, kvm_msr_entry>(buf);
+  std::memcpy(dst, entries.data(), entries.size_bytes());
+  const int n = ::ioctl(fd_.get(), kvm_abi::kGetMsrs, buf.data());
+  if (n < 0) return errno_error("KVM_GET_MSRS", "vcpu " + std::to_string(id_));
+  const size_t got = std::min(static_cast<size_t>(n), entries.size());
+  std::memcpy(entries.data(), dst, got * sizeof(kvm_msr_entry));
+  return got;
+}
+
+Result<size_t> Vcpu::write_msrs(std::span<const kvm_msr_entry> entries) {
+  using Header = kvm_abi::MsrsHeader;
+  auto buf = flex_buffer<Header, kvm_msr_entry>(entries.size());
+  reinterpret_cast<Header*>(buf.data())->nmsrs = static_cast<uint32_t>(entries.size());
+  std::memcpy(flex_entries<Header, kvm_msr_entry>(buf), entries.data(), entries.size_bytes());
+  const int n = ::ioctl(fd_.get(), kvm_abi::kSetMsrs, buf.data());
+  if (n < 0) return errno_error("KVM_SET_MSRS", "vcpu " + std::to_string(id_));
+  return std::min(static_cast<size_t>(n), entries.size());
+}
+
+Result<uint32_t> Vcpu::get_tsc_khz() const {
+  const int khz = ::ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
+  if (khz < 0) return errno_error("KVM_GET_TSC_KHZ", "vcpu " + std::to_string(id_));
+  return static_cast<uint32_t>(khz);
+}
+
+Status Vcpu::set_tsc_khz(uint32_t khz) {
+  if (::ioctl(fd_.get(), KVM_SET_TSC_KHZ, static_cast<unsigned long>(khz)) < 0) {
+    return errno_error("KVM_SET_TSC_KHZ", "vcpu " + std::to_string(id_));
+  }
+  return {};
 }
 
 Status Vcpu::set_cpuid2(std::span<const kvm_cpuid_entry2> entries) {

@@ -50,6 +50,27 @@ class Vcpu {
   Status set_lapic(const kvm_lapic_state& lapic);
   Result<kvm_mp_state> get_mp_state() const;
   Status set_mp_state(const kvm_mp_state& state);
+  Result<kvm_xcrs> get_xcrs() const;
+  Status set_xcrs(const kvm_xcrs& xcrs);
+  Result<kvm_debugregs> get_debugregs() const;
+  Status set_debugregs(const kvm_debugregs& regs);
+  Result<kvm_vcpu_events> get_vcpu_events() const;
+  Status set_vcpu_events(const kvm_vcpu_events& events);
+
+  // The XSAVE area: KVM_GET_XSAVE2 with `size` bytes when size > 4096 (the VM's
+  // KVM_CAP_XSAVE2 value), else KVM_GET_XSAVE. KVM_SET_XSAVE takes the same bytes.
+  Result<std::vector<uint8_t>> get_xsave(size_t size) const;
+  Status set_xsave(std::span<const uint8_t> area);
+  // KVM_GET_CPUID2: the table set with set_cpuid2.
+  Result<std::vector<kvm_cpuid_entry2>> get_cpuid2() const;
+  // KVM_GET_MSRS that stops at the first MSR KVM cannot read: fills entries[i].data for
+  // i < the returned count.
+  Result<size_t> read_msrs(std::span<kvm_msr_entry> entries) const;
+  // KVM_SET_MSRS that stops at the first refused MSR; returns how many were written.
+  Result<size_t> write_msrs(std::span<const kvm_msr_entry> entries);
+  // KVM_GET_TSC_KHZ / KVM_SET_TSC_KHZ (KVM_CAP_TSC_CONTROL).
+  Result<uint32_t> get_tsc_khz() const;
+  Status set_tsc_khz(uint32_t khz);
 
  private:
   UniqueFd fd_;

@@ -105,6 +105,49 @@ Status Vm::set_irq_line(uint32_t gsi, bool level) {
   return {};
 }
 
+Result<kvm_irqchip> Vm::get_irqchip(uint32_t chip_id) const {
+  kvm_irqchip chip{};
+  chip.chip_id = chip_id;
+  if (::ioctl(fd_.get(), KVM_GET_IRQCHIP, &chip) < 0) {
+    return errno_error("KVM_GET_IRQCHIP", "chip " + std::to_string(chip_id));
+  }
+  return chip;
+}
+
+Status Vm::set_irqchip(const kvm_irqchip& chip) {
+  if (::ioctl(fd_.get(), KVM_SET_IRQCHIP, &chip) < 0) {
+    return errno_error("KVM_SET_IRQCHIP", "chip " + std::to_string(chip.chip_id));
+  }
+  return {};
+}
+
+Result<kvm_pit_state2> Vm::get_pit2() const {
+  kvm_pit_state2 pit{};
+  if (::ioctl(fd_.get(), KVM_GET_PIT2, &pit) < 0) return errno_error("KVM_GET_PIT2");
+  return pit;
+}
+
+Status Vm::set_pit2(const kvm_pit_state2& pit) {
+  if (::ioctl(fd_.get(), KVM_SET_PIT2, &pit) < 0) return errno_error("KVM_SET_PIT2");
+  return {};
+}
+
+Result<kvm_clock_data> Vm::get_clock() const {
+  kvm_clock_data clock{};
+  if (::ioctl(fd_.get(), KVM_GET_CLOCK, &clock) < 0) return errno_error("KVM_GET_CLOCK");
+  return clock;
+}
+
+Status Vm::set_clock(const kvm_clock_data& clock) {
+  if (::ioctl(fd_.get(), KVM_SET_CLOCK, &clock) < 0) return errno_error("KVM_SET_CLOCK");
+  return {};
+}
+
+int Vm::check_extension(int capability) const {
+  const int r = ::ioctl(fd_.get(), KVM_CHECK_EXTENSION, capability);
+  return r < 0 ? 0 : r;
+}
+
 Result<Vcpu> Vm::create_vcpu(uint32_t id) {
   const int fd = ::ioctl(fd_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(id));
   if (fd < 0) return errno_error("KVM_CREATE_VCPU", "vcpu " + std::to_string(id));

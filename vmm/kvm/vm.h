@@ -45,6 +45,18 @@ class Vm {
   // KVM_IRQ_LINE: drives `gsi` high or low.
   Status set_irq_line(uint32_t gsi, bool level);
 
+  // KVM_GET_IRQCHIP / KVM_SET_IRQCHIP for chip_id KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE or
+  // _IOAPIC (after create_irqchip).
+  Result<kvm_irqchip> get_irqchip(uint32_t chip_id) const;
+  Status set_irqchip(const kvm_irqchip& chip);
+  Result<kvm_pit_state2> get_pit2() const;
+  Status set_pit2(const kvm_pit_state2& pit);
+  // KVM_GET_CLOCK / KVM_SET_CLOCK: the kvmclock base the guest's clock is built on.
+  Result<kvm_clock_data> get_clock() const;
+  Status set_clock(const kvm_clock_data& clock);
+  // KVM_CHECK_EXTENSION on the VM fd (some capabilities, e.g. KVM_CAP_XSAVE2, are per VM).
+  int check_extension(int capability) const;
+
   // KVM_CREATE_VCPU and the mmap of its kvm_run area.
   Result<Vcpu> create_vcpu(uint32_t id);
 

@@ -1,0 +1,168 @@
+// VmPool: per snapshot, N restored VMs kept ready; handed out at once, refilled in the background.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "host/agent_client.h"
+#include "host/vm_client.h"
+
+namespace ember::host {
+
+// What to restore: a snapshot directory (the pool's key) and what a clone of it costs.
+struct SnapshotSpec {
+  std::string dir;                 // holds state.bin and memory.bin
+  uint64_t mem_mib = 128;          // guest memory of one clone, counted against the cap
+  std::vector<std::string> disks;  // replace the snapshot's disks on restore (same count)
+};
+
+// One restored VM, its agent already refreshed.
+class PooledVm {
+ public:
+  virtual ~PooledVm() = default;  // destroys the VM: kills its VMM, removes its sockets
+  // The session to the agent, ready for requests.
+  virtual AgentSession& agent() = 0;
+  virtual VmProcess& process() = 0;
+  // False once the VM cannot serve (its VMM exited); the pool drops such ready VMs.
+  virtual bool alive() = 0;
+};
+
+// Makes VMs; the pool calls it from its worker thread and from acquire() concurrently.
+class VmFactory {
+ public:
+  virtual ~VmFactory() = default;
+  virtual Result<std::unique_ptr<PooledVm>> restore(const SnapshotSpec& spec) = 0;
+};
+
+struct PoolOptions {
+  size_t default_ready = 2;     // N for a snapshot first seen through acquire()
+  uint64_t max_mem_mib = 8192;  // cap on the guest memory of ready + leased + restoring VMs
+  // A snapshot not acquired for this long has its ready VMs destroyed and is not refilled
+  // until the next acquire().
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
+  // After a failed background restore, the next attempt for that snapshot waits
+  // backoff_initial, doubling per consecutive failure up to backoff_max.
+  std::chrono::milliseconds backoff_initial{100};
+  std::chrono::milliseconds backoff_max{std::chrono::seconds(30)};
+  // How often the worker checks that ready VMs are still alive.
+  std::chrono::milliseconds health_interval{std::chrono::seconds(1)};
+};
+
+struct SnapshotPoolStats {
+  size_t target = 0, ready = 0, leased = 0, restoring = 0;
+  uint64_t hits = 0;                  // acquire() served from a ready VM
+  uint64_t misses = 0;                // acquire() that restored on demand
+  uint64_t restored = 0;              // successful background restores
+  uint64_t failures = 0;              // failed restores, background and on demand
+  uint32_t consecutive_failures = 0;  // background; reset by a success
+  bool idle = false;                  // reaped for idleness, not refilled until acquired
+  std::string last_error;             // the last failed restore's message
+};
+
+struct PoolStats {
+  uint64_t mem_mib_held = 0;  // ready + leased + restoring
+  std::map<std::string, SnapshotPoolStats> snapshots;
+};
+
+class VmPool;
+
+// A VM handed out by acquire(). Destroyed with the VM unless released with keep_warm.
+class Lease {
+ public:
+  Lease(Lease&& other) noexcept;
+  Lease& operator=(Lease&& other) noexcept;
+  ~Lease() { release(false); }
+
+  PooledVm& vm() { return *vm_; }
+  PooledVm* operator->() { return vm_.get(); }
+  bool hit() const { return hit_; }  // came from a ready VM, without a restore
+
+  // Gives the VM back: destroyed, or with keep_warm (the VM is healthy and may serve the
+  // same snapshot again) put back as a ready VM when the snapshot has room for it.
+  void release(bool keep_warm);
+
+ private:
+  friend class VmPool;
+  Lease(VmPool* pool, std::string key, std::unique_ptr<PooledVm> vm, uint64_t mem_mib, bool hit)
+      : pool_(pool), key_(std::move(key)), vm_(std::move(vm)), mem_mib_(mem_mib), hit_(hit) {}
+
+  VmPool* pool_ = nullptr;
+  std::string key_;
+  std::unique_ptr<PooledVm> vm_;
+  uint64_t mem_mib_ = 0;
+  bool hit_ = false;
+};
+
+// Thread-safe. Memory cap: background refill stops at the cap; an acquire() that must
+// restore on demand first destroys ready VMs of other snapshots (least recently acquired
+// first) to make room, and fails at once with EAGAIN when leased and restoring VMs alone
+// leave no room: it never waits.
+class VmPool {
+ public:
+  VmPool(std::unique_ptr<VmFactory> factory, PoolOptions options);
+  // Stops the worker (waiting for a restore in progress) and destroys every ready VM. All
+  // leases must have been released before: a lease outliving its pool aborts.
+  ~VmPool();
+  VmPool(const VmPool&) = delete;
+  VmPool& operator=(const VmPool&) = delete;
+
+  // Keeps `ready` VMs of spec ready (0: none kept, restore on demand only); reactivates an
+  // idle snapshot. Returns at once; the worker restores in the background.
+  void ensure(const SnapshotSpec& spec, size_t ready);
+  // Forgets a snapshot: its ready VMs are destroyed; leases stay valid.
+  void remove(const std::string& dir);
+
+  // A ready VM of spec without waiting; when none is ready, restores one in the calling
+  // thread. A snapshot seen first here is kept at options.default_ready from now on.
+  Result<Lease> acquire(const SnapshotSpec& spec);
+
+  // Waits until `count` VMs of dir are ready; false on timeout.
+  bool wait_ready(const std::string& dir, size_t count, std::chrono::milliseconds timeout);
+
+  PoolStats stats() const;
+
+ private:
+  friend class Lease;
+  using Clock = std::chrono::steady_clock;
+  struct ReadyVm {
+    std::unique_ptr<PooledVm> vm;
+    uint64_t mem_mib = 0;
+  };
+  struct Entry;
+  // VMs to destroy once mu_ is released (their memory is already uncounted).
+  using Doomed = std::vector<std::unique_ptr<PooledVm>>;
+
+  void give_back(const std::string& key, std::unique_ptr<PooledVm> vm, uint64_t mem_mib,
+                 bool keep_warm);
+  // Under mu_: moves a ready VM into doomed and uncounts its memory.
+  void doom(ReadyVm ready, Doomed& doomed);
+  void run_worker();
+  // Under mu_: finds a snapshot that needs a background restore now.
+  Entry* pick_refill(Clock::time_point now);
+  // Under mu_: moves idle, dead and surplus VMs into doomed; the next time to look again.
+  Clock::time_point housekeeping(Clock::time_point now, Doomed& doomed);
+  std::chrono::milliseconds backoff(uint32_t failures) const;
+  // Under mu_: destroys ready VMs of snapshots other than key until mem_mib fits.
+  bool make_room(const std::string& key, uint64_t mem_mib, Doomed& doomed);
+  Entry& entry_for(const SnapshotSpec& spec, size_t default_target, Clock::time_point now);
+
+  std::unique_ptr<VmFactory> factory_;
+  const PoolOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;     // the worker: work may be there
+  std::condition_variable changed_;  // wait_ready(): a VM became ready
+  std::map<std::string, std::unique_ptr<Entry>> entries_;
+  uint64_t mem_held_ = 0;
+  bool stopping_ = false;
+  std::thread worker_;  // last: started once everything above exists
+};
+
+}  // namespace ember::host

@@ -1,0 +1,82 @@
+// RestoredVm: spawning ember-vmm --restore, waiting for the agent, Refresh, cleanup.
+#include "host/restored_vm.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <utility>
+
+namespace ember::host {
+namespace {
+
+using std::chrono::milliseconds;
+
+Error with_vmm_output(Error error, VmProcess& process) {
+  std::string output = process.stderr_output(4096);
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  if (!output.empty())
+    error.context +=
+        (error.context.empty() ? "" : "; ") + std::string("ember-vmm stderr:\n") + output;
+  return error;
+}
+
+}  // namespace
+
+std::vector<std::string> restore_command(const SnapshotSpec& spec, const RestoredVmOptions& options,
+                                         const std::string& vsock_uds,
+                                         const std::string& api_sock) {
+  std::vector<std::string> argv = {options.vmm_path, "--restore",  spec.dir, "--vsock-uds",
+                                   vsock_uds,        "--api-sock", api_sock};
+  for (const auto& disk : spec.disks) {
+    argv.push_back("--disk");
+    argv.push_back(disk);
+  }
+  return argv;
+}
+
+RestoredVm::SocketFiles::SocketFiles(SocketFiles&& other) noexcept
+    : vsock_uds(std::exchange(other.vsock_uds, {})), api_sock(std::exchange(other.api_sock, {})) {}
+
+RestoredVm::SocketFiles::~SocketFiles() {
+  if (!vsock_uds.empty()) ::unlink(vsock_uds.c_str());
+  if (!api_sock.empty()) ::unlink(api_sock.c_str());
+}
+
+Result<std::unique_ptr<RestoredVm>> RestoredVm::restore(const SnapshotSpec& spec,
+                                                        const RestoredVmOptions& options) {
+  static std::atomic<uint64_t> counter{0};
+  const std::string base =
+      options.run_dir + "/ember-vm-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  SocketFiles files(base + ".vsock", base + ".api");
+  // Stale files from an earlier process with the same pid would confuse the connect.
+  ::unlink(files.vsock_uds.c_str());
+  ::unlink(files.api_sock.c_str());
+
+  EMBER_TRY(VmProcess process, VmProcess::spawn_command(restore_command(
+                                   spec, options, files.vsock_uds, files.api_sock)));
+  auto vmm_exited = [&]() -> Status {
+    auto exited = process.wait_for(milliseconds(0));
+    if (exited.ok() && exited->has_value()) {
+      return make_error("restore " + spec.dir,
+                        "ember-vmm exited with code " + std::to_string(**exited));
+    }
+    return {};
+  };
+  auto session =
+      AgentSession::connect_refreshed(files.vsock_uds, options.ready_timeout, vmm_exited);
+  if (!session.ok()) return with_vmm_output(session.error(), process);
+  return std::unique_ptr<RestoredVm>(
+      new RestoredVm(std::move(files), std::move(process), std::move(session).value()));
+}
+
+bool RestoredVm::alive() {
+  auto exited = process_.wait_for(milliseconds(0));
+  return exited.ok() && !exited->has_value();
+}
+
+Result<std::unique_ptr<PooledVm>> RestoredVmFactory::restore(const SnapshotSpec& spec) {
+  EMBER_TRY(std::unique_ptr<RestoredVm> vm, RestoredVm::restore(spec, options_));
+  return std::unique_ptr<PooledVm>(std::move(vm));
+}
+
+}  // namespace ember::host

@@ -1,0 +1,75 @@
+// RestoredVm: a VM restored from a snapshot by ember-vmm --restore, refreshed, for the pool.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "host/agent_client.h"
+#include "host/pool.h"
+#include "host/vm_client.h"
+
+namespace ember::host {
+
+struct RestoredVmOptions {
+  std::string vmm_path = "ember-vmm";  // looked up in PATH when it has no '/'
+  std::string run_dir = "/tmp";        // where each VM's vsock and control sockets go
+  // Restore, connect and Refresh must be done within this.
+  std::chrono::milliseconds ready_timeout{std::chrono::seconds(10)};
+};
+
+// The ember-vmm command line that restores spec with the given fresh socket paths.
+std::vector<std::string> restore_command(const SnapshotSpec& spec, const RestoredVmOptions& options,
+                                         const std::string& vsock_uds, const std::string& api_sock);
+
+class RestoredVm : public PooledVm {
+ public:
+  // Spawns `ember-vmm --restore DIR --vsock-uds <fresh> --api-sock <fresh> [--disk ...]`,
+  // connects to the agent's exec port and sends Refresh. Fails (with the VMM's stderr) if
+  // the VMM exits first or the agent does not acknowledge within options.ready_timeout;
+  // nothing is left running or on disk then.
+  static Result<std::unique_ptr<RestoredVm>> restore(const SnapshotSpec& spec,
+                                                     const RestoredVmOptions& options);
+
+  // Closes the session, kills (SIGKILL) and reaps the VMM, removes both socket files.
+  ~RestoredVm() override = default;
+
+  AgentSession& agent() override { return session_; }
+  VmProcess& process() override { return process_; }
+  bool alive() override;
+
+  const std::string& vsock_uds() const { return files_.vsock_uds; }
+  const std::string& api_socket() const { return files_.api_sock; }
+
+ private:
+  // Removes the socket files on destruction; declared first so it goes last, after the VMM.
+  struct SocketFiles {
+    std::string vsock_uds, api_sock;
+    SocketFiles(std::string vsock, std::string api)
+        : vsock_uds(std::move(vsock)), api_sock(std::move(api)) {}
+    SocketFiles(SocketFiles&& other) noexcept;
+    SocketFiles(const SocketFiles&) = delete;
+    ~SocketFiles();
+  };
+
+  RestoredVm(SocketFiles files, VmProcess process, AgentSession session)
+      : files_(std::move(files)), process_(std::move(process)), session_(std::move(session)) {}
+
+  SocketFiles files_;
+  VmProcess process_;
+  AgentSession session_;
+};
+
+// The pool's real factory.
+class RestoredVmFactory : public VmFactory {
+ public:
+  explicit RestoredVmFactory(RestoredVmOptions options) : options_(std::move(options)) {}
+  Result<std::unique_ptr<PooledVm>> restore(const SnapshotSpec& spec) override;
+
+ private:
+  const RestoredVmOptions options_;
+};
+
+}  // namespace ember::host

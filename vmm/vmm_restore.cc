@@ -1,0 +1,150 @@
+// Vmm::restore: rebuilds a snapshot's VM (no kernel load) and loads its saved state.
+#include <chrono>
+
+#include "vmm/logger.h"
+#include "vmm/snapshot/kvm_state.h"
+#include "vmm/snapshot/state_file.h"
+#include "vmm/virtio/block.h"
+#include "vmm/virtio/vsock.h"
+#include "vmm/vmm.h"
+
+namespace ember::vmm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t micros_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count();
+}
+
+// The snapshot's machine with the command line's overrides applied.
+Result<VmmConfig> restored_config(const VmmConfig& flags, const SnapshotMachine& m) {
+  VmmConfig c = flags;
+  c.mem_mib = m.mem_mib;
+  c.vcpus = m.vcpus;
+  c.vsock_cid = m.vsock_cid;
+  c.vsock_uds = m.has_vsock ? (flags.vsock_uds.empty() ? m.vsock_uds : flags.vsock_uds) : "";
+  if (!m.has_vsock && !flags.vsock_uds.empty()) {
+    return make_error("restore", "--vsock-uds given, but the snapshot's VM has no vsock device");
+  }
+  if (!flags.restore_disks.empty() && flags.restore_disks.size() != m.disks.size()) {
+    return make_error("restore", "--disk given " + std::to_string(flags.restore_disks.size()) +
+                                     " times; the snapshot has " + std::to_string(m.disks.size()) +
+                                     " disks (root first), give each once or none");
+  }
+  c.root.reset();
+  c.disks.clear();
+  for (size_t i = 0; i < m.disks.size(); ++i) {
+    DiskConfig disk{m.disks[i].path, m.disks[i].read_only};
+    if (!flags.restore_disks.empty()) {
+      const std::string& spec = flags.restore_disks[i];
+      EMBER_TRY(DiskConfig given, parse_disk_spec(spec));
+      const bool has_mode = spec.ends_with(":ro") || spec.ends_with(":rw");
+      disk = {given.path, has_mode ? given.read_only : m.disks[i].read_only};
+    }
+    if (m.disks[i].is_root) {
+      c.root = disk;
+    } else {
+      c.disks.push_back(disk);
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Vmm>> Vmm::restore(const VmmConfig& flags) {
+  const auto t0 = Clock::now();
+  auto t = t0;
+  auto lap = [&t](const char* step) {
+    if (log_enabled(LogLevel::kDebug)) {
+      log_debug(std::string("restore: ") + step + " took " + std::to_string(micros_since(t)) +
+                " us");
+    }
+    t = Clock::now();
+  };
+  // Everything that can refuse the snapshot happens before KVM is touched.
+  EMBER_TRY(std::vector<uint8_t> payload, read_state_file(flags.restore_dir, kSnapshotVersion));
+  EMBER_TRY(SnapshotState state, decode_snapshot(payload));
+  EMBER_TRY(UniqueFd memory_fd, open_memory_file(flags.restore_dir, state.machine.mem_mib << 20));
+  EMBER_TRY(VmmConfig config, restored_config(flags, state.machine));
+  lap("read and check state");
+
+  std::unique_ptr<Vmm> vmm(new Vmm(config));
+  vmm->kernel_cmdline_ = state.machine.cmdline;
+  EMBER_CHECK(vmm->create_vm());
+  lap("create VM");
+  EMBER_CHECK(vmm->map_snapshot_memory(memory_fd.get()));
+  lap("map memory");
+  EMBER_CHECK(vmm->attach_legacy_devices());
+  EMBER_CHECK(vmm->attach_virtio_devices());
+  lap("attach devices");
+  EMBER_CHECK(apply_vm(*vmm->vm_, state.vm));
+  lap("restore VM state");
+  EMBER_CHECK(vmm->restore_vcpus(state));
+  lap("create and restore vCPUs");
+  EMBER_CHECK(vmm->restore_devices(state.devices));
+  lap("restore devices");
+  EMBER_CHECK(vmm->start_control_socket());
+  log_info("restored in " + std::to_string(micros_since(t0)) + " us");
+  return vmm;
+}
+
+Status Vmm::map_snapshot_memory(int fd) {
+  // MAP_PRIVATE: the guest's writes stay in this process; clones share the page cache.
+  EMBER_TRY(GuestMemory memory, GuestMemory::map_file_private(fd, config_.mem_mib << 20));
+  memory_ = std::move(memory);
+  EMBER_CHECK(vm_->set_memory(memory_));
+  return create_event_loop();
+}
+
+Status Vmm::restore_vcpus(const SnapshotState& state) {
+  vcpus_.reserve(config_.vcpus);
+  for (uint32_t id = 0; id < config_.vcpus; ++id) {
+    EMBER_TRY(Vcpu vcpu, vm_->create_vcpu(id));
+    Status s = apply_vcpu(vcpu, state.vcpus.at(id));
+    if (!s.ok()) {
+      Error e = s.error();
+      e.op = "restore vcpu " + std::to_string(id) + ": " + e.op;
+      return e;
+    }
+    vcpus_.push_back(std::move(vcpu));
+  }
+  return {};
+}
+
+Status Vmm::restore_devices(const DeviceStates& devices) {
+  serial_->restore(devices.serial);
+  i8042_->restore(devices.i8042);
+  if (devices.virtio.size() != virtio_.size()) {
+    return make_error("restore devices", "snapshot and VM disagree on the virtio devices");
+  }
+  for (size_t i = 0; i < virtio_.size(); ++i) {
+    const VirtioDeviceState& saved = devices.virtio[i];
+    VirtioAttachment& a = virtio_[i];
+    const bool block = a.plan.kind == VirtioSlotPlan::Kind::kBlock;
+    if (block != (saved.kind == VirtioDeviceState::Kind::kBlock)) {
+      return make_error("restore devices", "virtio slot " + std::to_string(i) + " changed kind");
+    }
+    // Device first: the transport re-activates it when the driver had set DRIVER_OK.
+    if (block) {
+      auto& dev = static_cast<virtio::Block&>(a.transport->device());
+      Status s = dev.restore(saved.block);
+      if (!s.ok()) {
+        Error e = s.error();
+        e.context += " (disk " + a.plan.disk.path + ")";
+        return e;
+      }
+    } else {
+      EMBER_CHECK(static_cast<virtio::Vsock&>(a.transport->device()).restore(saved.vsock));
+    }
+    EMBER_CHECK(a.transport->restore(saved.transport));
+    if (!block) {
+      // Host connections died with the old process: the guest must drop its sockets.
+      static_cast<virtio::Vsock&>(a.transport->device()).reset_all_connections();
+    }
+  }
+  return {};
+}
+
+}  // namespace ember::vmm
