@@ -1,5 +1,6 @@
 // The agent's top level: PID 1 boot sequence, the boot test, and the Unix-socket test mode.
 #include "guest-agent/agent.h"
+#include "guest-agent/vsock_address.h"
 
 #include <linux/vm_sockets.h>
 #include <signal.h>
@@ -26,11 +27,8 @@ constexpr int kReadyRetryMs = 5000;
 Result<UniqueFd> listen_vsock(uint32_t port) {
   UniqueFd s(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!s) return errno_error("socket(AF_VSOCK)");
-  sockaddr_vm addr = {};
-  addr.svm_family = AF_VSOCK;
-  addr.svm_cid = VMADDR_CID_ANY;
-  addr.svm_port = port;
-  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  const sockaddr_vm addr = vsock_address(VMADDR_CID_ANY, port);
+  if (::bind(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     return errno_error("bind vsock", "port " + std::to_string(port));
   }
   if (::listen(s.get(), 64) != 0) return errno_error("listen vsock");
@@ -45,7 +43,7 @@ Result<UniqueFd> listen_unix(const std::string& path) {
   if (path.size() >= sizeof addr.sun_path) return make_error("listen", "path too long: " + path);
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   ::unlink(path.c_str());
-  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  if (::bind(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     return errno_error("bind", path);
   }
   if (::listen(s.get(), 64) != 0) return errno_error("listen", path);

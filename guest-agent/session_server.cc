@@ -1,5 +1,6 @@
 // SessionServer: the accept loop, one thread per connection, and the Ready notification.
 #include "guest-agent/session_server.h"
+#include "guest-agent/vsock_address.h"
 
 #include <linux/vm_sockets.h>
 #include <poll.h>
@@ -37,11 +38,8 @@ Result<UniqueFd> connect_ready_socket(const std::string& unix_path) {
   if (unix_path.empty()) {
     UniqueFd s(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!s) return errno_error("socket(AF_VSOCK)");
-    sockaddr_vm addr = {};
-    addr.svm_family = AF_VSOCK;
-    addr.svm_cid = kHostCid;
-    addr.svm_port = kAgentReadyPort;
-    if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const sockaddr_vm addr = vsock_address(kHostCid, kAgentReadyPort);
+    if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
       return errno_error("connect to the host's Ready port", "vsock 2:1025");
     }
     return s;
@@ -52,7 +50,7 @@ Result<UniqueFd> connect_ready_socket(const std::string& unix_path) {
   addr.sun_family = AF_UNIX;
   if (unix_path.size() >= sizeof addr.sun_path) return make_error("ready socket", "path too long");
   std::memcpy(addr.sun_path, unix_path.c_str(), unix_path.size() + 1);
-  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     return errno_error("connect to the Ready socket", unix_path);
   }
   return s;

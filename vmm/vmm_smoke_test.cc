@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "vmm/boot/elf_test_header.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/vmm.h"
 
@@ -56,18 +57,8 @@ std::vector<uint8_t> print_then_reset(const std::string& text) {
 
 // Writes `code` as a one-segment ELF64 executable loaded and entered at kEntry.
 std::string write_kernel(const std::vector<uint8_t>& code) {
-  Elf64_Ehdr eh{};
-  std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
-  eh.e_ident[EI_CLASS] = ELFCLASS64;
-  eh.e_ident[EI_DATA] = ELFDATA2LSB;
-  eh.e_ident[EI_VERSION] = EV_CURRENT;
-  eh.e_type = ET_EXEC;
-  eh.e_machine = EM_X86_64;
-  eh.e_version = EV_CURRENT;
-  eh.e_entry = kEntry;
+  Elf64_Ehdr eh = x86_64_exec_header(kEntry);
   eh.e_phoff = sizeof(eh);
-  eh.e_ehsize = sizeof(eh);
-  eh.e_phentsize = sizeof(Elf64_Phdr);
   eh.e_phnum = 1;
   Elf64_Phdr ph{};
   ph.p_type = PT_LOAD;

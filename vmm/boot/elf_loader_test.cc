@@ -1,5 +1,6 @@
 // Tests for the vmlinux ELF loader: a valid image loads, malformed ones are refused intact.
 #include "vmm/boot/elf_loader.h"
+#include "vmm/boot/elf_test_header.h"
 
 #include <elf.h>
 #include <gtest/gtest.h>
@@ -22,17 +23,7 @@ struct ElfImage {
   std::vector<Elf64_Phdr> phdrs;
   std::vector<uint8_t> payload;
 
-  ElfImage() {
-    std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
-    eh.e_ident[EI_CLASS] = ELFCLASS64;
-    eh.e_ident[EI_DATA] = ELFDATA2LSB;
-    eh.e_ident[EI_VERSION] = EV_CURRENT;
-    eh.e_type = ET_EXEC;
-    eh.e_machine = EM_X86_64;
-    eh.e_version = EV_CURRENT;
-    eh.e_entry = kLoadAddr;
-    eh.e_ehsize = sizeof(Elf64_Ehdr);
-    eh.e_phentsize = sizeof(Elf64_Phdr);
+  ElfImage() : eh(x86_64_exec_header(kLoadAddr)) {
     for (int i = 0; i < 256; ++i) payload.push_back(static_cast<uint8_t>(i));
     Elf64_Phdr ph{};
     ph.p_type = PT_LOAD;
