@@ -57,6 +57,12 @@ class Reader {
     if (v > 1) fail(field, "flag is " + std::to_string(v) + ", not 0 or 1");
     return v == 1;
   }
+  // A u8 that must be at most `last`.
+  uint8_t enumerator(const char* field, uint8_t last) {
+    uint8_t v = u8(field);
+    if (v > last) fail(field, "value " + std::to_string(v) + " is out of range");
+    return v;
+  }
   // A u32 length and that many bytes; more than max_size is refused.
   std::string bytes(const char* field, size_t max_size = kMaxFramePayload) {
     uint32_t n = u32(field);
@@ -149,6 +155,40 @@ struct PayloadWriter {
     w.u64(m.unix_time_ns);
   }
   void operator()(const RefreshAck&) {}
+  void operator()(const InitRuntime& m) {
+    w.bytes(m.runtime);
+    w.bytes(m.handler);
+    w.strings(m.env);
+    w.bytes(m.code_device);
+    w.bytes(m.task_root);
+    w.u32(m.init_timeout_ms);
+  }
+  void operator()(const InitResult& m) {
+    w.flag(m.ok);
+    w.bytes(m.error_type);
+    w.bytes(m.error_body);
+    w.bytes(m.logs);
+    w.u64(m.init_duration_ns);
+  }
+  void operator()(const Invoke& m) {
+    w.bytes(m.request_id);
+    w.u64(m.deadline_unix_ms);
+    w.bytes(m.invoked_function_arn);
+    w.bytes(m.trace_id);
+    w.bytes(m.client_context);
+    w.bytes(m.cognito_identity);
+    w.bytes(m.payload);
+  }
+  void operator()(const InvokeResult& m) {
+    w.u8(m.status);
+    w.bytes(m.payload);
+    w.bytes(m.error_type);
+    w.bytes(m.logs);
+    w.u64(m.duration_ns);
+    w.u64(m.max_memory_used_bytes);
+    w.i32(m.exit_code);
+    w.i32(m.term_signal);
+  }
 };
 
 std::string hex32(const char* p) {
@@ -160,10 +200,11 @@ std::string hex32(const char* p) {
 }  // namespace
 
 MessageType message_type(const AgentMessage& message) {
-  static constexpr MessageType kTypes[] = {MessageType::kReady,       MessageType::kExecRequest,
-                                           MessageType::kExecResult,  MessageType::kShutdownRequest,
-                                           MessageType::kShutdownAck, MessageType::kError,
-                                           MessageType::kRefresh,     MessageType::kRefreshAck};
+  static constexpr MessageType kTypes[] = {
+      MessageType::kReady,           MessageType::kExecRequest, MessageType::kExecResult,
+      MessageType::kShutdownRequest, MessageType::kShutdownAck, MessageType::kError,
+      MessageType::kRefresh,         MessageType::kRefreshAck,  MessageType::kInitRuntime,
+      MessageType::kInitResult,      MessageType::kInvoke,      MessageType::kInvokeResult};
   static_assert(std::size(kTypes) == std::variant_size_v<AgentMessage>);
   return kTypes[message.index()];
 }
@@ -186,6 +227,14 @@ const char* message_type_name(MessageType type) {
       return "Refresh";
     case MessageType::kRefreshAck:
       return "RefreshAck";
+    case MessageType::kInitRuntime:
+      return "InitRuntime";
+    case MessageType::kInitResult:
+      return "InitResult";
+    case MessageType::kInvoke:
+      return "Invoke";
+    case MessageType::kInvokeResult:
+      return "InvokeResult";
   }
   return "unknown";
 }
@@ -265,6 +314,53 @@ Result<AgentMessage> decode_payload(MessageType type, std::string_view payload) 
     case MessageType::kRefreshAck:
       out = RefreshAck{};
       break;
+    case MessageType::kInitRuntime: {
+      InitRuntime m;
+      m.runtime = r.bytes("runtime");
+      m.handler = r.bytes("handler");
+      m.env = r.strings("env");
+      m.code_device = r.bytes("code_device");
+      m.task_root = r.bytes("task_root");
+      m.init_timeout_ms = r.u32("init_timeout_ms");
+      out = std::move(m);
+      break;
+    }
+    case MessageType::kInitResult: {
+      InitResult m;
+      m.ok = r.flag("ok");
+      m.error_type = r.bytes("error_type");
+      m.error_body = r.bytes("error_body");
+      m.logs = r.bytes("logs");
+      m.init_duration_ns = r.u64("init_duration_ns");
+      out = std::move(m);
+      break;
+    }
+    case MessageType::kInvoke: {
+      Invoke m;
+      m.request_id = r.bytes("request_id");
+      m.deadline_unix_ms = r.u64("deadline_unix_ms");
+      m.invoked_function_arn = r.bytes("invoked_function_arn");
+      m.trace_id = r.bytes("trace_id");
+      m.client_context = r.bytes("client_context");
+      m.cognito_identity = r.bytes("cognito_identity");
+      m.payload = r.bytes("payload");
+      out = std::move(m);
+      break;
+    }
+    case MessageType::kInvokeResult: {
+      InvokeResult m;
+      m.status =
+          static_cast<InvokeResult::Status>(r.enumerator("status", InvokeResult::kRuntimeExit));
+      m.payload = r.bytes("payload");
+      m.error_type = r.bytes("error_type");
+      m.logs = r.bytes("logs");
+      m.duration_ns = r.u64("duration_ns");
+      m.max_memory_used_bytes = r.u64("max_memory_used_bytes");
+      m.exit_code = r.i32("exit_code");
+      m.term_signal = r.i32("term_signal");
+      out = std::move(m);
+      break;
+    }
     default:
       return make_error("decode agent frame",
                         "unknown message type " + std::to_string(static_cast<int>(type)));

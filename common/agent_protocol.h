@@ -27,6 +27,13 @@ inline constexpr uint64_t kMaxExecOutputCap = 7u << 20;
 inline constexpr size_t kMaxRefreshEntropy = 512;
 inline constexpr size_t kRefreshEntropyBytes = 64;
 
+// Lambda's synchronous payload limit (6 MiB): the largest Invoke payload the host sends and
+// the largest response or error body a runtime may post.
+inline constexpr size_t kMaxInvokePayload = 6u << 20;
+// Runtime output kept per InitResult / InvokeResult; beyond it a final line says how much
+// was dropped.
+inline constexpr size_t kMaxRuntimeLogBytes = 1u << 20;
+
 // vsock ports (docs/vmm-interfaces.md).
 inline constexpr uint32_t kAgentExecPort = 1024;   // guest listens: exec sessions
 inline constexpr uint32_t kAgentReadyPort = 1025;  // host listens: the agent's Ready
@@ -41,6 +48,10 @@ enum class MessageType : uint16_t {
   kError = 6,
   kRefresh = 7,
   kRefreshAck = 8,
+  kInitRuntime = 9,
+  kInitResult = 10,
+  kInvoke = 11,
+  kInvokeResult = 12,
 };
 
 // Sent once by the agent on the Ready port when it accepts exec sessions.
@@ -97,8 +108,65 @@ struct RefreshAck {
   bool operator==(const RefreshAck&) const = default;
 };
 
-using AgentMessage = std::variant<ReadyMsg, ExecRequest, ExecResult, ShutdownRequest, ShutdownAck,
-                                  ErrorReply, Refresh, RefreshAck>;
+// Starts the function's runtime (once per agent). The agent answers InitResult when the
+// runtime first asks for an invocation (GET .../invocation/next: init is done and the runtime
+// now waits inside the agent, the moment the host snapshots), posts init/error, exits, or
+// init_timeout_ms passes. Bad requests (unknown runtime, a second InitRuntime, a failed
+// mount) get an ErrorReply instead.
+struct InitRuntime {
+  std::string runtime;           // "python3.11" | "nodejs18.x" | "provided" | "provided.al2"
+  std::string handler;           // _HANDLER, e.g. "app.handler"
+  std::vector<std::string> env;  // "KEY=VALUE": the function's whole Lambda environment
+  std::string code_device;       // erofs image mounted read-only at task_root; empty: none
+  std::string task_root;         // "/var/task": LAMBDA_TASK_ROOT and the runtime's cwd
+  uint32_t init_timeout_ms = 0;  // 0: no limit
+  bool operator==(const InitRuntime&) const = default;
+};
+
+struct InitResult {
+  bool ok = false;
+  std::string error_type;         // e.g. "Runtime.ImportModuleError", "Runtime.ExitError"
+  std::string error_body;         // Lambda's error JSON {"errorMessage","errorType",...}
+  std::string logs;               // the runtime's stdout and stderr during init (capped)
+  uint64_t init_duration_ns = 0;  // InitRuntime received -> init done or failed
+  bool operator==(const InitResult&) const = default;
+};
+
+// One invocation, handed to the runtime blocked in GET .../invocation/next. May arrive on
+// any session (after a restore, a new one); the agent runs one invocation at a time.
+struct Invoke {
+  std::string request_id;         // Lambda-Runtime-Aws-Request-Id
+  uint64_t deadline_unix_ms = 0;  // Lambda-Runtime-Deadline-Ms
+  std::string invoked_function_arn;
+  std::string trace_id;          // Lambda-Runtime-Trace-Id; empty: header left out
+  std::string client_context;    // Lambda-Runtime-Client-Context; empty: left out
+  std::string cognito_identity;  // Lambda-Runtime-Cognito-Identity; empty: left out
+  std::string payload;           // the event, at most kMaxInvokePayload bytes
+  bool operator==(const Invoke&) const = default;
+};
+
+struct InvokeResult {
+  // How the invocation ended. (Nested, so InvokeResult::Status does not mean ember::Status.)
+  enum Status : uint8_t {
+    kSuccess = 0,        // the runtime posted .../response
+    kFunctionError = 1,  // the runtime posted .../error (or a response over the size limit)
+    kRuntimeExit = 2,    // the runtime died before answering
+  };
+  Status status = kSuccess;
+  std::string payload;       // the response body, or the error JSON
+  std::string error_type;    // Lambda-Runtime-Function-Error-Type, else the body's errorType;
+                             // Runtime.ExitError / Runtime.OutOfMemory for kRuntimeExit
+  std::string logs;          // runtime output since the previous result (capped, see above)
+  uint64_t duration_ns = 0;  // Invoke received -> response posted (or exit seen)
+  uint64_t max_memory_used_bytes = 0;  // runtime peak memory (guest-agent/README.md)
+  int32_t exit_code = 0;               // kRuntimeExit: exit status, -1 if a signal killed it
+  int32_t term_signal = 0;             // kRuntimeExit: the signal, 0 if it exited
+  bool operator==(const InvokeResult&) const = default;
+};
+
+using AgentMessage =
+    std::variant<ReadyMsg, ExecRequest, ExecResult, ShutdownRequest, ShutdownAck, ErrorReply,
+                 Refresh, RefreshAck, InitRuntime, InitResult, Invoke, InvokeResult>;
 
 MessageType message_type(const AgentMessage& message);
 const char* message_type_name(MessageType type);

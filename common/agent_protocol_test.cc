@@ -30,6 +30,52 @@ ExecResult sample_result() {
   return r;
 }
 
+InitRuntime sample_init() {
+  InitRuntime r;
+  r.runtime = "python3.11";
+  r.handler = "app.handler";
+  r.env = {"AWS_LAMBDA_FUNCTION_NAME=f", "EMPTY="};
+  r.code_device = "/dev/vdb";
+  r.task_root = "/var/task";
+  r.init_timeout_ms = 10'000;
+  return r;
+}
+
+InitResult sample_init_result() {
+  InitResult r;
+  r.ok = false;
+  r.error_type = "Runtime.ImportModuleError";
+  r.error_body = R"({"errorMessage":"Unable to import module 'app'","errorType":"x"})";
+  r.logs = "line 1\nline 2\n";
+  r.init_duration_ns = 987654321;
+  return r;
+}
+
+Invoke sample_invoke() {
+  Invoke r;
+  r.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+  r.deadline_unix_ms = 1'700'000'003'000ull;
+  r.invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:f";
+  r.trace_id = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1";
+  r.client_context = "{}";
+  r.cognito_identity = "";
+  r.payload = std::string("{\"k\":\"v\0\"}", 10);
+  return r;
+}
+
+InvokeResult sample_invoke_result() {
+  InvokeResult r;
+  r.status = InvokeResult::kRuntimeExit;
+  r.payload = R"({"errorType":"Runtime.ExitError"})";
+  r.error_type = "Runtime.ExitError";
+  r.logs = "bye\n";
+  r.duration_ns = 5'000'000;
+  r.max_memory_used_bytes = 40u << 20;
+  r.exit_code = -1;
+  r.term_signal = 9;
+  return r;
+}
+
 std::vector<AgentMessage> all_messages() {
   return {ReadyMsg{"1.0", 10, 20, 30},
           sample_request(),
@@ -38,7 +84,11 @@ std::vector<AgentMessage> all_messages() {
           ShutdownAck{},
           ErrorReply{"boom"},
           Refresh{std::string(kRefreshEntropyBytes, '\x5a'), 1'700'000'000'123'456'789ull},
-          RefreshAck{}};
+          RefreshAck{},
+          sample_init(),
+          sample_init_result(),
+          sample_invoke(),
+          sample_invoke_result()};
 }
 
 // Decodes everything in `bytes`, expecting exactly one message.
@@ -225,6 +275,90 @@ TEST(AgentProtocol, LargePayloadRoundTrips) {
   std::string frame = encode_frame(r);
   EXPECT_LE(frame.size() - kFrameHeaderSize, kMaxFramePayload);
   EXPECT_EQ(decode_one(frame), AgentMessage(r));
+}
+
+TEST(AgentProtocol, RuntimeMessagesHaveTheirNumbers) {
+  EXPECT_EQ(encode_frame(sample_init()).substr(6, 2), std::string("\x09\x00", 2));
+  EXPECT_EQ(encode_frame(InitResult{}).substr(6, 2), std::string("\x0a\x00", 2));
+  EXPECT_EQ(encode_frame(Invoke{}).substr(6, 2), std::string("\x0b\x00", 2));
+  EXPECT_EQ(encode_frame(InvokeResult{}).substr(6, 2), std::string("\x0c\x00", 2));
+  EXPECT_STREQ(message_type_name(MessageType::kInvokeResult), "InvokeResult");
+  // InvokeResult opens with its status byte.
+  EXPECT_EQ(encode_payload(sample_invoke_result())[0], '\x02');
+}
+
+TEST(AgentProtocol, RuntimeMessagesRejectTruncationByFieldName) {
+  struct Case {
+    MessageType type;
+    std::string payload;
+    const char* field;  // the field the cut lands in
+  };
+  std::string init = encode_payload(sample_init());
+  std::string init_result = encode_payload(sample_init_result());
+  std::string invoke = encode_payload(sample_invoke());
+  std::string invoke_result = encode_payload(sample_invoke_result());
+  const Case cases[] = {
+      {MessageType::kInitRuntime, init.substr(0, init.size() - 2), "init_timeout_ms"},
+      {MessageType::kInitRuntime, init.substr(0, 6), "runtime"},
+      {MessageType::kInitResult, init_result.substr(0, init_result.size() - 1), "init_duration_ns"},
+      {MessageType::kInvoke, invoke.substr(0, invoke.size() - 3), "payload"},
+      {MessageType::kInvoke, invoke.substr(0, 4 + 36 + 5), "deadline_unix_ms"},
+      {MessageType::kInvokeResult, invoke_result.substr(0, invoke_result.size() - 4),
+       "term_signal"},
+      {MessageType::kInvokeResult, "", "status"},
+  };
+  for (const Case& c : cases) {
+    auto m = decode_payload(c.type, c.payload);
+    ASSERT_FALSE(m.ok()) << c.field;
+    EXPECT_NE(m.error().message().find(std::string("field '") + c.field + "'"), std::string::npos)
+        << m.error().message();
+    EXPECT_NE(m.error().message().find(message_type_name(c.type)), std::string::npos);
+  }
+  auto trailing = decode_payload(MessageType::kInvoke, invoke + "x");
+  ASSERT_FALSE(trailing.ok());
+  EXPECT_NE(trailing.error().message().find("1 trailing bytes"), std::string::npos);
+}
+
+TEST(AgentProtocol, InvokeResultStatusOutOfRangeIsRejected) {
+  std::string payload = encode_payload(sample_invoke_result());
+  payload[0] = 3;
+  auto m = decode_payload(MessageType::kInvokeResult, payload);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message().find("field 'status': value 3 is out of range"), std::string::npos)
+      << m.error().message();
+  payload[0] = 1;
+  auto ok = decode_payload(MessageType::kInvokeResult, payload);
+  ASSERT_TRUE(ok.ok()) << ok.error().message();
+  EXPECT_EQ(std::get<InvokeResult>(*ok).status, InvokeResult::kFunctionError);
+
+  std::string init_result = encode_payload(sample_init_result());
+  init_result[0] = 2;  // the ok flag
+  EXPECT_FALSE(decode_payload(MessageType::kInitResult, init_result).ok());
+}
+
+TEST(AgentProtocol, SixMegabytePayloadsWithFullLogsFitAFrame) {
+  Invoke invoke = sample_invoke();
+  invoke.payload.assign(kMaxInvokePayload, 'p');
+  std::string frame = encode_frame(invoke);
+  EXPECT_LE(frame.size() - kFrameHeaderSize, kMaxFramePayload);
+  EXPECT_EQ(decode_one(frame), AgentMessage(invoke));
+
+  InvokeResult result = sample_invoke_result();
+  result.payload.assign(kMaxInvokePayload + 100, 'r');
+  result.logs.assign(kMaxRuntimeLogBytes + 200, 'l');
+  frame = encode_frame(result);
+  EXPECT_LE(frame.size() - kFrameHeaderSize, kMaxFramePayload);
+  // Fed in uneven pieces, as a socket delivers it.
+  FrameDecoder d;
+  std::optional<AgentMessage> got;
+  for (size_t off = 0; off < frame.size(); off += 65'521) {
+    d.feed(std::string_view(frame).substr(off, 65'521));
+    auto m = d.next();
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    if (m->has_value()) got = std::move(**m);
+  }
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, AgentMessage(result));
 }
 
 }  // namespace

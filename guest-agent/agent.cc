@@ -16,6 +16,7 @@
 #include "common/unique_fd.h"
 #include "guest-agent/child_reaper.h"
 #include "guest-agent/exec_runner.h"
+#include "guest-agent/function_runtime.h"
 #include "guest-agent/init_system.h"
 #include "guest-agent/session_server.h"
 
@@ -23,6 +24,8 @@ namespace ember::agent {
 namespace {
 
 constexpr int kReadyRetryMs = 5000;
+// The runtime's cgroup in the guest: its memory.peak is the invocation's Max Memory Used.
+constexpr const char* kRuntimeCgroup = "/sys/fs/cgroup/ember-runtime";
 
 Result<UniqueFd> listen_vsock(uint32_t port) {
   UniqueFd s(::socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -102,25 +105,35 @@ int run_init(const AgentConfig& config) {
   if (boot.boot_test) run_boot_test();
 
   ChildReaper reaper;
+  FunctionRuntime runtime(reaper, FunctionRuntimeConfig{.runtimes_dir = config.runtimes_dir,
+                                                        .api_port = config.runtime_api_port,
+                                                        .mount_code = true,
+                                                        .memory_cgroup = kRuntimeCgroup});
   auto listener = listen_vsock(kAgentExecPort);
   if (!listener.ok()) return fail(listener.error());
   SessionServer server(std::move(listener).value(), reaper,
-                       ServerOptions{.refresh = refresh_actions(RefreshMode::kSystem)});
+                       ServerOptions{.refresh = refresh_actions(RefreshMode::kSystem),
+                                     .function_runtime = &runtime});
   Status ready = send_ready([&] { return make_ready(config); }, "", kReadyRetryMs);
   if (!ready.ok()) log_line("warning: no Ready sent: " + ready.error().message());
   log_line("ready");
   if (Status s = server.run(); !s.ok()) return fail(s.error());
+  runtime.stop();
   reboot_now();
 }
 
 int run_serve_unix(const AgentConfig& config) {
   ChildReaper reaper;
+  FunctionRuntime runtime(reaper, FunctionRuntimeConfig{.runtimes_dir = config.runtimes_dir,
+                                                        .api_port = config.runtime_api_port,
+                                                        .mount_code = false});
   auto listener = listen_unix(config.serve_unix_path);
   if (!listener.ok()) return fail(listener.error());
   SessionServer server(
       std::move(listener).value(), reaper,
       ServerOptions{.vsock_handshake = config.vsock_handshake,
-                    .refresh = refresh_actions(config.refresh_mode, config.refresh_record_path)});
+                    .refresh = refresh_actions(config.refresh_mode, config.refresh_record_path),
+                    .function_runtime = &runtime});
   if (!config.ready_unix_path.empty()) {
     Status ready =
         send_ready([&] { return make_ready(config); }, config.ready_unix_path, kReadyRetryMs);
@@ -128,6 +141,7 @@ int run_serve_unix(const AgentConfig& config) {
   }
   log_line("ready");
   if (Status s = server.run(); !s.ok()) return fail(s.error());
+  runtime.stop();
   ::unlink(config.serve_unix_path.c_str());
   // Session threads are detached and use the reaper: leave without running destructors.
   ::_exit(kExitOk);

@@ -26,6 +26,10 @@ struct AgentConfig {
   // recorded (optional).
   RefreshMode refresh_mode = RefreshMode::kSkip;
   std::string refresh_record_path;
+  // The function runtime: where the Python and Node bootstraps live and the Runtime API's
+  // port (0: ephemeral). kServeUnix takes both from flags; code devices are not mounted there.
+  std::string runtimes_dir = "/opt/ember/runtimes";
+  uint16_t runtime_api_port = 9001;
   uint64_t start_ns = 0;  // CLOCK_BOOTTIME at the start of main()
 };
 

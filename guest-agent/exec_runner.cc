@@ -1,18 +1,17 @@
-// run_exec: fork/exec with pipes, one poll loop for stdin, both outputs, exit and timeout.
+// run_exec: spawn with pipes, one poll loop for stdin, both outputs, exit and timeout.
 #include "guest-agent/exec_runner.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <string_view>
 #include <vector>
+
+#include "guest-agent/monotonic_clock.h"
 
 namespace ember::agent {
 namespace {
@@ -20,76 +19,7 @@ namespace {
 // How long output is still read after the process exited, for its background children.
 constexpr uint64_t kDrainGraceNs = 200'000'000;
 
-uint64_t monotonic_ns() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1'000'000'000 + uint64_t(ts.tv_nsec);
-}
-
-struct Pipe {
-  UniqueFd read, write;
-};
-
-Result<Pipe> make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return errno_error("pipe2");
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-bool is_executable_file(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
-}
-
-// argv[0] as execve() will need it: names with a '/' stay as they are (relative ones resolve
-// against cwd after the child's chdir), others are looked up in PATH.
-Result<std::string> resolve_program(const std::string& name, std::string_view path,
-                                    const std::string& cwd) {
-  if (name.find('/') != std::string::npos) return name;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = std::min(path.find(':', start), path.size());
-    std::string dir(path.substr(start, end - start));
-    if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + name;
-    std::string checked = dir[0] == '/' ? candidate : cwd + "/" + candidate;
-    if (is_executable_file(checked)) return candidate;
-    start = end + 1;
-  }
-  return make_error("exec", "'" + name + "' not found in PATH=" + std::string(path));
-}
-
 bool has_nul(const std::string& s) { return s.find('\0') != std::string::npos; }
-
-// Everything the child needs, built before fork() so the child only makes system calls.
-struct ChildPlan {
-  std::string path;
-  std::vector<char*> argv, envp;
-  const char* cwd = "/";
-  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1, report_fd = -1;
-};
-
-[[noreturn]] void child_main(const ChildPlan& p) {
-  auto report = [&](int stage) {
-    int msg[2] = {stage, errno};
-    [[maybe_unused]] ssize_t n = ::write(p.report_fd, msg, sizeof msg);
-    ::_exit(127);
-  };
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  struct sigaction dfl = {};
-  dfl.sa_handler = SIG_DFL;
-  ::sigaction(SIGPIPE, &dfl, nullptr);  // the agent ignores it; exec keeps an ignore
-  ::setpgid(0, 0);
-  if (::dup2(p.stdin_fd, 0) < 0 || ::dup2(p.stdout_fd, 1) < 0 || ::dup2(p.stderr_fd, 2) < 0) {
-    report(0);
-  }
-  if (::chdir(p.cwd) != 0) report(1);
-  ::execve(p.path.c_str(), p.argv.data(), p.envp.data());
-  report(2);
-  ::_exit(127);
-}
 
 struct Output {
   UniqueFd fd;
@@ -131,47 +61,25 @@ Result<ExecResult> run_exec(ChildReaper& reaper, const ExecRequest& request) {
   std::string cwd = request.cwd.empty() ? "/" : request.cwd;
   EMBER_TRY(std::string program, resolve_program(request.argv[0], path_value, cwd));
 
-  std::vector<std::string> env = request.env;
-  if (!path_set) env.push_back(std::string("PATH=") + kDefaultPath);
-  std::vector<std::string> argv = request.argv;
-  ChildPlan plan;
-  plan.path = program;
-  for (auto& s : argv) plan.argv.push_back(s.data());
-  plan.argv.push_back(nullptr);
-  for (auto& s : env) plan.envp.push_back(s.data());
-  plan.envp.push_back(nullptr);
-  plan.cwd = cwd.c_str();
+  SpawnSpec spec;
+  spec.program = program;
+  spec.argv = request.argv;
+  spec.env = request.env;
+  if (!path_set) spec.env.push_back(std::string("PATH=") + kDefaultPath);
+  spec.cwd = cwd;
 
   EMBER_TRY(Pipe in, make_pipe());
   EMBER_TRY(Pipe out, make_pipe());
   EMBER_TRY(Pipe err, make_pipe());
-  EMBER_TRY(Pipe report, make_pipe());
-  plan.stdin_fd = in.read.get();
-  plan.stdout_fd = out.write.get();
-  plan.stderr_fd = err.write.get();
-  plan.report_fd = report.write.get();
+  spec.stdin_fd = in.read.get();
+  spec.stdout_fd = out.write.get();
+  spec.stderr_fd = err.write.get();
 
   const uint64_t start = monotonic_ns();
-  EMBER_TRY(ChildReaper::Child child, reaper.spawn([&] { child_main(plan); }));
-  ::setpgid(child.pid, child.pid);  // also here, so a kill(-pid) right away finds the group
+  EMBER_TRY(ChildReaper::Child child, spawn_process(reaper, spec));
   in.read.reset();
   out.write.reset();
   err.write.reset();
-  report.write.reset();
-
-  // The report pipe closes on a successful execve (O_CLOEXEC) or carries {stage, errno}.
-  int failure[2];
-  ssize_t got;
-  do {
-    got = ::read(report.read.get(), failure, sizeof failure);
-  } while (got < 0 && errno == EINTR);
-  if (got == static_cast<ssize_t>(sizeof failure)) {
-    reaper.forget(child.pid);
-    errno = failure[1];
-    if (failure[0] == 1) return errno_error("exec: chdir", "'" + cwd + "'");
-    if (failure[0] == 2) return errno_error("exec", "'" + program + "'");
-    return errno_error("exec: set up stdio");
-  }
 
   ExecResult result;
   const uint64_t cap = std::min(request.output_cap, kMaxExecOutputCap);

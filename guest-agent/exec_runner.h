@@ -4,12 +4,9 @@
 #include "common/agent_protocol.h"
 #include "common/result.h"
 #include "guest-agent/child_reaper.h"
+#include "guest-agent/process_spawn.h"
 
 namespace ember::agent {
-
-// PATH used for the lookup (and given to the process) when the request's env has none.
-inline constexpr const char* kDefaultPath =
-    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 // Runs request.argv with exactly request.env (plus PATH if absent) in request.cwd, in a new
 // process group. stdin gets request.stdin_data then EOF; each output stream keeps its first

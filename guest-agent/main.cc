@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -16,9 +17,13 @@ constexpr const char* kUsage =
     "       ember-agent --init          (the same when not PID 1)\n"
     "       ember-agent --serve-unix PATH [--ready-unix PATH] [--vsock-handshake]\n"
     "                   [--refresh skip|system|fail-rng|fail-clock] [--refresh-record PATH]\n"
+    "                   [--runtime-api-port N] [--runtimes-dir DIR]\n"
     "                                   (serve the protocol on a Unix socket, no mounts;\n"
     "                                    a Refresh is acknowledged without effect unless\n"
-    "                                    --refresh says otherwise, and logged to PATH)\n";
+    "                                    --refresh says otherwise, and logged to PATH;\n"
+    "                                    the Runtime API on 127.0.0.1:N, default 9001,\n"
+    "                                    0 = any free port; bootstraps from DIR, default\n"
+    "                                    /opt/ember/runtimes)\n";
 
 }  // namespace
 
@@ -55,6 +60,23 @@ int main(int argc, char** argv) {
         return ember::agent::kExitUsage;
       }
       config.refresh_mode = *mode;
+    } else if (arg == "--runtime-api-port" || arg == "--runtimes-dir") {
+      const char* v = value();
+      if (v == nullptr) {
+        std::fprintf(stderr, "ember-agent: %s needs a value\n%s", argv[i], kUsage);
+        return ember::agent::kExitUsage;
+      }
+      if (arg == "--runtimes-dir") {
+        config.runtimes_dir = v;
+        continue;
+      }
+      char* end = nullptr;
+      unsigned long port = std::strtoul(v, &end, 10);
+      if (*v == '\0' || *end != '\0' || port > 65535) {
+        std::fprintf(stderr, "ember-agent: bad port '%s'\n%s", v, kUsage);
+        return ember::agent::kExitUsage;
+      }
+      config.runtime_api_port = static_cast<uint16_t>(port);
     } else if (arg == "--vsock-handshake") {
       config.vsock_handshake = true;
     } else if (arg == "--version") {

@@ -72,6 +72,17 @@ void wait_for_close(int fd, int timeout_ms) {
   }
 }
 
+bool reply_error(int fd, std::string message) {
+  return send_all(fd, encode_frame(ErrorReply{std::move(message)})).ok();
+}
+
+// Sends the result, or its error as an ErrorReply; false when the session is gone.
+template <typename T>
+bool reply_result(int fd, Result<T> result) {
+  if (!result.ok()) return reply_error(fd, result.error().message());
+  return send_all(fd, encode_frame(AgentMessage(std::move(result).value()))).ok();
+}
+
 }  // namespace
 
 Status send_all(int fd, std::string_view bytes) {
@@ -157,15 +168,22 @@ void SessionServer::serve(UniqueFd conn) {
 
 bool SessionServer::handle(int fd, AgentMessage message) {
   if (auto* request = std::get_if<ExecRequest>(&message)) {
-    auto result = run_exec(reaper_, *request);
-    AgentMessage reply = result.ok() ? AgentMessage(std::move(result).value())
-                                     : AgentMessage(ErrorReply{result.error().message()});
-    return send_all(fd, encode_frame(reply)).ok();
+    return reply_result(fd, run_exec(reaper_, *request));
+  }
+  FunctionRuntime* runtime = options_.function_runtime;
+  if (auto* init = std::get_if<InitRuntime>(&message)) {
+    if (runtime == nullptr) return reply_error(fd, "this agent runs no functions");
+    return reply_result(fd, runtime->init(*init));
+  }
+  if (auto* invoke = std::get_if<Invoke>(&message)) {
+    if (runtime == nullptr) return reply_error(fd, "this agent runs no functions");
+    return reply_result(fd, runtime->invoke(*invoke));
   }
   if (auto* refresh = std::get_if<Refresh>(&message)) {
     return send_all(fd, encode_frame(handle_refresh(*refresh, options_.refresh))).ok();
   }
   if (std::holds_alternative<ShutdownRequest>(message)) {
+    if (runtime != nullptr) runtime->stop();
     ::sync();
     if (send_all(fd, encode_frame(ShutdownAck{})).ok()) wait_for_close(fd, 1000);
     uint64_t one = 1;
@@ -173,7 +191,7 @@ bool SessionServer::handle(int fd, AgentMessage message) {
     return false;
   }
   std::string what = message_type_name(message_type(message));
-  return send_all(fd, encode_frame(ErrorReply{"unexpected " + what + " from the host"})).ok();
+  return reply_error(fd, "unexpected " + what + " from the host");
 }
 
 }  // namespace ember::agent

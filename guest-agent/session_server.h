@@ -1,4 +1,5 @@
-// SessionServer: accepts host connections and serves exec/shutdown requests on each.
+// SessionServer: accepts host connections and serves exec, refresh, runtime and shutdown
+// requests on each.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "guest-agent/child_reaper.h"
+#include "guest-agent/function_runtime.h"
 #include "guest-agent/refresh.h"
 
 namespace ember::agent {
@@ -22,6 +24,8 @@ struct ServerOptions {
   size_t max_sessions = 64;  // further connections get an Error and are closed
   // What a Refresh does; without actions it is answered with an Error.
   RefreshActions refresh;
+  // Serves InitRuntime and Invoke (from any session); null: they get an Error.
+  FunctionRuntime* function_runtime = nullptr;
 };
 
 class SessionServer {

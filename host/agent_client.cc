@@ -106,6 +106,26 @@ size_t request_payload_size(const ExecRequest& r) {
   return size;
 }
 
+// The encoded size of what goes into a frame, to refuse it before encode_frame() would abort.
+size_t strings_size(const std::vector<std::string>& list) {
+  size_t size = 4;
+  for (const auto& s : list) size += 4 + s.size();
+  return size;
+}
+
+// One request/reply round trip: the reply of type Reply, an ErrorReply as an error, anything
+// else as an unexpected reply.
+template <typename Reply>
+Result<Reply> round_trip(AgentSession& session, const AgentMessage& request, Millis timeout,
+                         const char* what) {
+  EMBER_CHECK(session.send(request));
+  EMBER_TRY(AgentMessage reply, session.receive(timeout));
+  if (auto* result = std::get_if<Reply>(&reply)) return std::move(*result);
+  if (auto* error = std::get_if<ErrorReply>(&reply)) return make_error(what, error->message);
+  return make_error(what,
+                    std::string("unexpected reply ") + message_type_name(message_type(reply)));
+}
+
 }  // namespace
 
 Result<AgentSession> AgentSession::connect_vsock(const std::string& vsock_uds, uint32_t port,
@@ -172,6 +192,29 @@ Result<ExecResult> AgentSession::exec(const ExecRequest& request,
     return make_error("agent exec", error->message);
   return make_error("agent exec",
                     std::string("unexpected reply ") + message_type_name(message_type(reply)));
+}
+
+Result<InitResult> AgentSession::init_runtime(const InitRuntime& request, Millis timeout) {
+  size_t size = 5 * 4 + request.runtime.size() + request.handler.size() +
+                request.code_device.size() + request.task_root.size() + strings_size(request.env);
+  if (size > kMaxFramePayload) {
+    return make_error("agent init_runtime", "request larger than the frame limit");
+  }
+  return round_trip<InitResult>(*this, request, timeout, "agent init_runtime");
+}
+
+Result<InvokeResult> AgentSession::invoke(const Invoke& request, Millis timeout) {
+  if (request.payload.size() > kMaxInvokePayload) {
+    return make_error("agent invoke", "payload of " + std::to_string(request.payload.size()) +
+                                          " bytes exceeds the limit of " +
+                                          std::to_string(kMaxInvokePayload));
+  }
+  size_t size = 6 * 4 + 8 + request.request_id.size() + request.invoked_function_arn.size() +
+                request.trace_id.size() + request.client_context.size() +
+                request.cognito_identity.size() + request.payload.size();
+  if (size > kMaxFramePayload)
+    return make_error("agent invoke", "request larger than the frame limit");
+  return round_trip<InvokeResult>(*this, request, timeout, "agent invoke");
 }
 
 Status AgentSession::refresh(Millis timeout) {

@@ -50,6 +50,21 @@ class AgentSession {
   // As refresh(), with a message the caller built (tests).
   Status refresh(const Refresh& message, Millis timeout);
 
+  // Starts the function's runtime in the guest and waits for the end of its init: the
+  // InitResult, ok or not (the runtime's own init error, its exit, a missing bootstrap, the
+  // init timeout). An ErrorReply (unknown runtime, a second InitRuntime, a failed mount)
+  // becomes an error with its message. No answer within timeout: an error with code
+  // ETIMEDOUT, after which the session is out of step and should be closed.
+  Result<InitResult> init_runtime(const InitRuntime& request, Millis timeout);
+
+  // Runs one invocation on the initialized runtime (this session need not be the one that
+  // sent InitRuntime): the InvokeResult of a response, a function error or the runtime's
+  // exit. An ErrorReply (no init yet, an invocation already running, a malformed request)
+  // becomes an error; a payload over kMaxInvokePayload is refused before sending. No answer
+  // within timeout: an error with code ETIMEDOUT (close the session; the guest's runtime
+  // still holds the invocation).
+  Result<InvokeResult> invoke(const Invoke& request, Millis timeout);
+
   // Asks the agent to sync and power off; waits for ShutdownAck, then closes the session
   // (the agent reboots once the host has closed it).
   Status shutdown(Millis timeout);

@@ -3,7 +3,6 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <utility>
 
 namespace ember::host {
@@ -34,24 +33,9 @@ std::vector<std::string> restore_command(const SnapshotSpec& spec, const Restore
   return argv;
 }
 
-RestoredVm::SocketFiles::SocketFiles(SocketFiles&& other) noexcept
-    : vsock_uds(std::exchange(other.vsock_uds, {})), api_sock(std::exchange(other.api_sock, {})) {}
-
-RestoredVm::SocketFiles::~SocketFiles() {
-  if (!vsock_uds.empty()) ::unlink(vsock_uds.c_str());
-  if (!api_sock.empty()) ::unlink(api_sock.c_str());
-}
-
 Result<std::unique_ptr<RestoredVm>> RestoredVm::restore(const SnapshotSpec& spec,
                                                         const RestoredVmOptions& options) {
-  static std::atomic<uint64_t> counter{0};
-  const std::string base =
-      options.run_dir + "/ember-vm-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  SocketFiles files(base + ".vsock", base + ".api");
-  // Stale files from an earlier process with the same pid would confuse the connect.
-  ::unlink(files.vsock_uds.c_str());
-  ::unlink(files.api_sock.c_str());
-
+  VmSocketFiles files = VmSocketFiles::fresh(options.run_dir);
   EMBER_TRY(VmProcess process, VmProcess::spawn_command(restore_command(
                                    spec, options, files.vsock_uds, files.api_sock)));
   auto vmm_exited = [&]() -> Status {

@@ -10,6 +10,7 @@
 #include "host/agent_client.h"
 #include "host/pool.h"
 #include "host/vm_client.h"
+#include "host/vm_socket_files.h"
 
 namespace ember::host {
 
@@ -44,20 +45,10 @@ class RestoredVm : public PooledVm {
   const std::string& api_socket() const { return files_.api_sock; }
 
  private:
-  // Removes the socket files on destruction; declared first so it goes last, after the VMM.
-  struct SocketFiles {
-    std::string vsock_uds, api_sock;
-    SocketFiles(std::string vsock, std::string api)
-        : vsock_uds(std::move(vsock)), api_sock(std::move(api)) {}
-    SocketFiles(SocketFiles&& other) noexcept;
-    SocketFiles(const SocketFiles&) = delete;
-    ~SocketFiles();
-  };
-
-  RestoredVm(SocketFiles files, VmProcess process, AgentSession session)
+  RestoredVm(VmSocketFiles files, VmProcess process, AgentSession session)
       : files_(std::move(files)), process_(std::move(process)), session_(std::move(session)) {}
 
-  SocketFiles files_;
+  VmSocketFiles files_;  // first, so the files go last, after the VMM
   VmProcess process_;
   AgentSession session_;
 };

@@ -31,10 +31,17 @@ kernel_dir() {
     "$EMBER_ROOT/scripts/build-kernel" "linux-source-6.1=$(deb_version linux-source-6.1)")"
 }
 
-# Debian root image: cache folder for the current inputs.
+# The runtime bootstraps copied into the root image, sorted (caches and bytecode left out).
+runtime_files() {
+  find "$EMBER_ROOT/rootfs/runtimes" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' | LC_ALL=C sort
+}
+
+# Debian root image: cache folder for the current inputs (the bootstraps included).
 rootfs_dir() {
+  local runtimes
+  mapfile -t runtimes < <(runtime_files)
   echo "$EMBER_CACHE/rootfs/$(hash_inputs "$EMBER_ROOT/rootfs/packages.list" \
-    "$EMBER_ROOT/scripts/build-rootfs" "mmdebstrap=$(deb_version mmdebstrap)")"
+    "$EMBER_ROOT/scripts/build-rootfs" "${runtimes[@]}" "mmdebstrap=$(deb_version mmdebstrap)")"
 }
 
 # Runs "$@" with its output in LOGFILE, printing a dot-free progress line every N lines.

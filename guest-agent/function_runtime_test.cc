@@ -1,0 +1,61 @@
+// Tests for FunctionRuntime's pure parts and refusals; runs of the real bootstraps are in
+// host/agent_client_runtime_test.cc.
+#include "guest-agent/function_runtime.h"
+
+#include <gtest/gtest.h>
+
+namespace ember::agent {
+namespace {
+
+TEST(FunctionRuntime, CommandsPerRuntime) {
+  auto python = runtime_command("python3.11", "/rt", "/var/task");
+  ASSERT_TRUE(python.ok());
+  EXPECT_EQ(*python, (std::vector<std::string>{"/usr/bin/python3", "/rt/python/bootstrap.py"}));
+  auto node = runtime_command("nodejs18.x", "/rt", "/var/task");
+  ASSERT_TRUE(node.ok());
+  EXPECT_EQ(*node, (std::vector<std::string>{"/usr/bin/node", "/rt/nodejs/bootstrap.js"}));
+  for (const char* provided : {"provided", "provided.al2"}) {
+    auto custom = runtime_command(provided, "/rt", "/var/task");
+    ASSERT_TRUE(custom.ok());
+    EXPECT_EQ(*custom, std::vector<std::string>{"/var/task/bootstrap"});
+  }
+  auto unknown = runtime_command("java21", "/rt", "/var/task");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message().find("unknown runtime 'java21'"), std::string::npos);
+}
+
+TEST(FunctionRuntime, EnvironmentIsTheRequestsWithTheAgentsVariablesOnTop) {
+  InitRuntime request;
+  request.handler = "app.handler";
+  request.task_root = "/var/task";
+  request.env = {"A=1", "_HANDLER=stale", "AWS_LAMBDA_RUNTIME_API=elsewhere:1", "B=x=y"};
+  auto env = runtime_environment(request, 9001);
+  EXPECT_EQ(env, (std::vector<std::string>{"A=1", "B=x=y", std::string("PATH=") + kDefaultPath,
+                                           "_HANDLER=app.handler", "LAMBDA_TASK_ROOT=/var/task",
+                                           "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001"}));
+  request.env = {"PATH=/opt/bin"};
+  auto with_path = runtime_environment(request, 1);
+  EXPECT_EQ(with_path.front(), "PATH=/opt/bin");
+  EXPECT_EQ(with_path.size(), 4u);
+}
+
+TEST(FunctionRuntime, InvokeBeforeInitAndBadRequestsAreErrors) {
+  ChildReaper reaper;
+  FunctionRuntime runtime(reaper, FunctionRuntimeConfig{.api_port = 0, .mount_code = false});
+  Invoke invoke;
+  invoke.request_id = "id";
+  auto early = runtime.invoke(invoke);
+  ASSERT_FALSE(early.ok());
+  EXPECT_NE(early.error().message().find("has not finished its init"), std::string::npos);
+  invoke.request_id = "a/b";
+  EXPECT_FALSE(runtime.invoke(invoke).ok());
+  InitRuntime init;
+  init.runtime = "python3.11";
+  init.task_root = "relative";
+  auto bad_root = runtime.init(init);
+  ASSERT_FALSE(bad_root.ok());
+  EXPECT_NE(bad_root.error().message().find("absolute"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ember::agent

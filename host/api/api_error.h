@@ -1,0 +1,77 @@
+// ApiError: an error answered the way Lambda does, and ApiResult<T>, a value or an ApiError.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "common/result.h"  // EMBER_TRY and EMBER_CHECK work on ApiResult too
+#include "host/api/http_message.h"
+
+namespace ember::host {
+
+// Answered as HTTP `status` with header x-amzn-ErrorType: <type> and body
+// {"Type":"User"|"Service","Message":..., "message":...}. botocore takes the error code from
+// the header, so boto3 raises client.exceptions.<type>.
+struct ApiError {
+  int status = 500;
+  std::string type;
+  std::string message;
+};
+
+// Lambda's error types, with their statuses.
+ApiError resource_not_found(std::string message);             // 404
+ApiError resource_conflict(std::string message);              // 409
+ApiError invalid_parameter(std::string message);              // 400 InvalidParameterValueException
+ApiError validation_error(std::string message);               // 400 ValidationException
+ApiError invalid_request_content(std::string message);        // 400
+ApiError request_too_large(std::string message);              // 413 RequestTooLargeException
+ApiError precondition_failed(std::string message);            // 412
+ApiError too_many_requests(std::string message);              // 429
+ApiError service_error(std::string message);                  // 500 ServiceException
+ApiError unknown_operation(int status, std::string message);  // 404/405 unknown routes
+
+// ValidationException's message for one failed constraint, as Lambda words it:
+// "1 validation error detected: Value '<value>' at '<field>' failed to satisfy constraint:
+// <constraint>".
+ApiError constraint_violation(const std::string& field, const std::string& value,
+                              const std::string& constraint);
+
+HttpResponse error_response(const ApiError& error);
+
+template <typename T>
+class [[nodiscard]] ApiResult {
+ public:
+  ApiResult(T value) : v_(std::move(value)) {}
+  ApiResult(ApiError error) : v_(std::move(error)) {}
+
+  bool ok() const { return v_.index() == 0; }
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  const ApiError& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, ApiError> v_;
+};
+
+// ApiResult<void>: success, or the error. Works with EMBER_CHECK like Status.
+template <>
+class [[nodiscard]] ApiResult<void> {
+ public:
+  ApiResult() = default;
+  ApiResult(ApiError error) : error_(std::move(error)), failed_(true) {}
+  bool ok() const { return !failed_; }
+  const ApiError& error() const { return error_; }
+
+ private:
+  ApiError error_;
+  bool failed_ = false;
+};
+using ApiStatus = ApiResult<void>;
+
+}  // namespace ember::host

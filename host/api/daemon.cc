@@ -1,0 +1,122 @@
+// run_emberd: the daemon's objects in dependency order, the signal wait and the drain.
+#include "host/api/daemon.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+
+#include "host/api/http_server.h"
+#include "host/api/lambda_api.h"
+#include "host/logs/function_logs.h"
+#include "host/store/code_store.h"
+#include "host/store/function_store.h"
+
+namespace ember::host {
+namespace {
+
+// After the drain and the invoker's shutdown, connections still open get this long.
+constexpr auto kAfterShutdownGrace = std::chrono::seconds(5);
+
+// Everything the daemon runs on; members are destroyed in reverse order, the server first.
+struct Daemon {
+  Daemon(FunctionStore store, CodeStore code_store, std::string logs_dir,
+         std::unique_ptr<Invoker> vm_invoker, const EmberdConfig& config)
+      : functions(std::move(store)),
+        code(std::move(code_store)),
+        logs(std::move(logs_dir)),
+        invoker(std::move(vm_invoker)),
+        api(functions, code, logs, *invoker, LambdaApiOptions{.region = config.region}),
+        server(api, HttpServerOptions{.max_connections = config.max_connections}) {}
+
+  FunctionStore functions;
+  CodeStore code;
+  FunctionLogs logs;
+  std::unique_ptr<Invoker> invoker;
+  LambdaApi api;
+  HttpServer server;
+};
+
+Status make_state_dir(const std::string& dir) {
+  // 0700: the database holds functions' environment variables.
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return errno_error("create", dir);
+  return {};
+}
+
+Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
+  EMBER_CHECK(make_state_dir(config.state_dir));
+  EMBER_TRY(FunctionStore functions, FunctionStore::open(config.state_dir + "/functions.db"));
+  EMBER_TRY(CodeStore code, CodeStore::open(config.state_dir + "/code"));
+  EMBER_TRY(auto in_use, functions.code_in_use());
+  EMBER_CHECK(code.collect_garbage(in_use));
+  EMBER_TRY(std::unique_ptr<Invoker> invoker, make_vm_invoker(config.invoker));
+
+  std::vector<Listener> listeners;
+  EMBER_TRY(Listener unix_listener, Listener::unix_socket(config.socket_path, 0660));
+  listeners.push_back(std::move(unix_listener));
+  if (!config.listen.empty()) {
+    EMBER_TRY(Listener tcp_listener, Listener::tcp(config.listen));
+    listeners.push_back(std::move(tcp_listener));
+  }
+  std::string described;
+  for (const Listener& listener : listeners) {
+    described += (described.empty() ? "" : " and ") + listener.description();
+  }
+
+  auto daemon = std::make_unique<Daemon>(std::move(functions), std::move(code),
+                                         config.state_dir + "/logs", std::move(invoker), config);
+  EMBER_CHECK(daemon->server.start(std::move(listeners)));
+  std::fprintf(stderr, "emberd: serving the Lambda API on %s (state in %s, region %s)\n",
+               described.c_str(), config.state_dir.c_str(), config.region.c_str());
+  return daemon;
+}
+
+}  // namespace
+
+EmberdExit run_emberd(const EmberdConfig& config) {
+  // Before any thread exists, so every thread inherits the mask and only sigwait() sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  if (::geteuid() != 0) {
+    std::fputs("emberd: warning: not running as root; microVMs will not start\n", stderr);
+  }
+
+  auto started = start(config);
+  if (!started.ok()) {
+    std::fprintf(stderr, "emberd: %s\n", started.error().message().c_str());
+    return EmberdExit::kError;
+  }
+  std::unique_ptr<Daemon> daemon = std::move(started).value();
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::fprintf(stderr, "emberd: %s: draining (up to %lld s)\n", strsignal(signal_number),
+               static_cast<long long>(config.drain_timeout.count()));
+  daemon->server.stop();
+  const bool drained = daemon->server.wait_idle(config.drain_timeout);
+  if (!drained) {
+    std::fprintf(stderr, "emberd: %zu connections still busy; shutting the invoker down\n",
+                 daemon->server.open_connections());
+  }
+  daemon->invoker->shutdown();
+  if (!drained && !daemon->server.wait_idle(kAfterShutdownGrace)) {
+    // Their threads still use the daemon's objects: leave them allocated and exit.
+    std::fprintf(stderr, "emberd: exiting with %zu connections still open\n",
+                 daemon->server.open_connections());
+    (void)daemon.release();
+    return EmberdExit::kOk;
+  }
+  daemon.reset();
+  std::fputs("emberd: stopped\n", stderr);
+  return EmberdExit::kOk;
+}
+
+}  // namespace ember::host

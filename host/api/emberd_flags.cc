@@ -1,0 +1,116 @@
+// emberd's flags with Boost.Program_options.
+#include "host/api/emberd_flags.h"
+
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <regex>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace ember::host {
+namespace {
+
+// Half the host's RAM, the default cap on guest memory.
+uint64_t half_of_ram_mib() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return 1024;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) / 2 / (1024 * 1024);
+}
+
+po::options_description describe_flags() {
+  po::options_description d(
+      "emberd: runs functions in KVM microVMs behind Lambda's REST API (runs as root, in the "
+      "foreground, logs to stderr; SIGTERM or SIGINT drains and exits 0)\n\nOptions");
+  // clang-format off
+  d.add_options()
+      ("help,h", "print this help and exit")
+      ("socket", po::value<std::string>()->default_value("/run/ember/ember.sock"),
+       "Unix socket to serve the API on (created mode 0660, its directory if missing)")
+      ("listen", po::value<std::string>(),
+       "HOST:PORT: also serve the API over TCP, e.g. 127.0.0.1:9000 for AWS SDKs and the AWS "
+       "CLI (no authentication: bind to loopback)")
+      ("state-dir", po::value<std::string>()->default_value("/var/lib/ember"),
+       "where functions (functions.db), code (code/) and logs (logs/) are kept")
+      ("region", po::value<std::string>()->default_value("us-east-1"),
+       "the region in function ARNs")
+      ("max-vm-memory-mib", po::value<uint64_t>(),
+       "total guest memory for microVMs (default: half of the host's RAM)")
+      ("vmm", po::value<std::string>()->default_value("ember-vmm"), "the ember-vmm binary")
+      ("kernel", po::value<std::string>()->default_value(""), "guest kernel (vmlinux)")
+      ("rootfs", po::value<std::string>()->default_value(""), "guest root image (erofs)")
+      ("initramfs", po::value<std::string>()->default_value(""),
+       "initramfs with ember-agent as /init")
+      ("drain-timeout-s", po::value<uint32_t>()->default_value(30),
+       "on SIGTERM/SIGINT, how long in-flight requests may take to finish (0..3600)")
+      ("max-connections", po::value<size_t>()->default_value(256),
+       "connections served at once (1..65536); more wait in the listen backlog");
+  // clang-format on
+  return d;
+}
+
+Error usage_error(const std::string& message) { return make_error("usage", message); }
+
+}  // namespace
+
+std::string emberd_usage() {
+  std::ostringstream out;
+  out << "Usage: emberd [--socket PATH] [--listen HOST:PORT] [--state-dir DIR] [options]\n\n"
+      << describe_flags() << "\n"
+      << "Exit codes: 0 stopped by SIGTERM/SIGINT, 1 could not start, 2 usage error.\n";
+  return out.str();
+}
+
+Result<EmberdFlags> parse_emberd_flags(int argc, const char* const argv[]) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(describe_flags()).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage_error(e.what());
+  }
+  EmberdFlags flags;
+  if (vm.count("help")) {
+    flags.help = true;
+    return flags;
+  }
+  EmberdConfig& c = flags.config;
+  c.socket_path = vm["socket"].as<std::string>();
+  if (c.socket_path.empty()) return usage_error("--socket needs a path");
+  c.state_dir = vm["state-dir"].as<std::string>();
+  if (c.state_dir.empty()) return usage_error("--state-dir needs a directory");
+  if (vm.count("listen")) {
+    c.listen = vm["listen"].as<std::string>();
+    if (c.listen.find(':') == std::string::npos) {
+      return usage_error("--listen needs HOST:PORT, e.g. 127.0.0.1:9000");
+    }
+  }
+  c.region = vm["region"].as<std::string>();
+  static const std::regex region_pattern("[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]");
+  if (!std::regex_match(c.region, region_pattern)) {
+    return usage_error("--region must look like us-east-1, got '" + c.region + "'");
+  }
+  const uint32_t drain = vm["drain-timeout-s"].as<uint32_t>();
+  if (drain > 3600) return usage_error("--drain-timeout-s must be 0..3600");
+  c.drain_timeout = std::chrono::seconds(drain);
+  c.max_connections = vm["max-connections"].as<size_t>();
+  if (c.max_connections < 1 || c.max_connections > 65536) {
+    return usage_error("--max-connections must be 1..65536");
+  }
+
+  InvokerConfig& invoker = c.invoker;
+  invoker.state_dir = c.state_dir;
+  invoker.region = c.region;
+  invoker.vmm_path = vm["vmm"].as<std::string>();
+  invoker.kernel = vm["kernel"].as<std::string>();
+  invoker.rootfs = vm["rootfs"].as<std::string>();
+  invoker.initramfs = vm["initramfs"].as<std::string>();
+  invoker.max_vm_memory_mib =
+      vm.count("max-vm-memory-mib") ? vm["max-vm-memory-mib"].as<uint64_t>() : half_of_ram_mib();
+  if (invoker.max_vm_memory_mib < 128) return usage_error("--max-vm-memory-mib must be >= 128");
+  return flags;
+}
+
+}  // namespace ember::host

@@ -1,0 +1,40 @@
+// EmberdConfig: everything emberd is told on its command line, and the flag parser.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "common/result.h"
+#include "host/api/invoker.h"
+
+namespace ember::host {
+
+// emberd's process exit codes.
+enum class EmberdExit : int {
+  kOk = 0,     // served, then drained on SIGTERM/SIGINT
+  kError = 1,  // could not start (state, socket, invoker)
+  kUsage = 2,
+};
+
+struct EmberdConfig {
+  std::string socket_path = "/run/ember/ember.sock";
+  std::string state_dir = "/var/lib/ember";
+  std::string listen;  // HOST:PORT of the optional TCP listener; empty: none
+  std::string region = "us-east-1";
+  std::chrono::seconds drain_timeout{30};
+  size_t max_connections = 256;
+  InvokerConfig invoker;  // state_dir and region copied from above
+};
+
+struct EmberdFlags {
+  bool help = false;  // print emberd_usage() and exit 0
+  EmberdConfig config;
+};
+
+// Parses argv; unknown, malformed or out-of-range flags are errors meant for the user.
+Result<EmberdFlags> parse_emberd_flags(int argc, const char* const argv[]);
+
+std::string emberd_usage();
+
+}  // namespace ember::host

@@ -1,0 +1,88 @@
+// Tests for emberd's flag parsing.
+#include "host/api/emberd_flags.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace ember::host {
+namespace {
+
+Result<EmberdFlags> parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "emberd");
+  return parse_emberd_flags(static_cast<int>(args.size()), args.data());
+}
+
+TEST(EmberdFlags, Defaults) {
+  auto flags = parse({});
+  ASSERT_TRUE(flags.ok()) << flags.error().message();
+  const EmberdConfig& c = flags->config;
+  EXPECT_EQ(c.socket_path, "/run/ember/ember.sock");
+  EXPECT_EQ(c.state_dir, "/var/lib/ember");
+  EXPECT_EQ(c.listen, "");
+  EXPECT_EQ(c.region, "us-east-1");
+  EXPECT_EQ(c.drain_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c.invoker.vmm_path, "ember-vmm");
+  EXPECT_EQ(c.invoker.state_dir, "/var/lib/ember");
+  EXPECT_GE(c.invoker.max_vm_memory_mib, 128u);  // half the host's RAM
+}
+
+TEST(EmberdFlags, EveryFlagReachesTheConfig) {
+  auto flags = parse({"--socket",
+                      "/tmp/e.sock",
+                      "--state-dir",
+                      "/tmp/state",
+                      "--listen",
+                      "127.0.0.1:9000",
+                      "--region",
+                      "eu-west-1",
+                      "--max-vm-memory-mib",
+                      "4096",
+                      "--vmm",
+                      "/opt/ember-vmm",
+                      "--kernel",
+                      "/k/vmlinux",
+                      "--rootfs",
+                      "/r.erofs",
+                      "--initramfs",
+                      "/i.cpio",
+                      "--drain-timeout-s",
+                      "5",
+                      "--max-connections",
+                      "8"});
+  ASSERT_TRUE(flags.ok()) << flags.error().message();
+  const EmberdConfig& c = flags->config;
+  EXPECT_EQ(c.socket_path, "/tmp/e.sock");
+  EXPECT_EQ(c.state_dir, "/tmp/state");
+  EXPECT_EQ(c.listen, "127.0.0.1:9000");
+  EXPECT_EQ(c.region, "eu-west-1");
+  EXPECT_EQ(c.drain_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c.max_connections, 8u);
+  EXPECT_EQ(c.invoker.state_dir, "/tmp/state");
+  EXPECT_EQ(c.invoker.region, "eu-west-1");
+  EXPECT_EQ(c.invoker.max_vm_memory_mib, 4096u);
+  EXPECT_EQ(c.invoker.vmm_path, "/opt/ember-vmm");
+  EXPECT_EQ(c.invoker.kernel, "/k/vmlinux");
+  EXPECT_EQ(c.invoker.rootfs, "/r.erofs");
+  EXPECT_EQ(c.invoker.initramfs, "/i.cpio");
+}
+
+TEST(EmberdFlags, RefusesBadValues) {
+  EXPECT_FALSE(parse({"--bogus"}).ok());
+  EXPECT_FALSE(parse({"--listen", "9000"}).ok());
+  EXPECT_FALSE(parse({"--region", "Mars"}).ok());
+  EXPECT_FALSE(parse({"--max-vm-memory-mib", "64"}).ok());
+  EXPECT_FALSE(parse({"--max-connections", "0"}).ok());
+  EXPECT_FALSE(parse({"--socket", ""}).ok());
+  EXPECT_FALSE(parse({"--drain-timeout-s", "x"}).ok());
+}
+
+TEST(EmberdFlags, Help) {
+  auto flags = parse({"--help"});
+  ASSERT_TRUE(flags.ok());
+  EXPECT_TRUE(flags->help);
+  EXPECT_NE(emberd_usage().find("--listen"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ember::host

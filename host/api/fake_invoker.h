@@ -1,0 +1,72 @@
+// FakeInvoker (tests only): echoes the payload; can fail, throttle, time out or sleep.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host/api/invoker.h"
+
+namespace ember::host {
+
+class FakeInvoker : public Invoker {
+ public:
+  Result<InvokeOutcome> invoke(const InvokeRequest& request) override {
+    {
+      std::lock_guard lock(mu_);
+      requests_.push_back(request);
+    }
+    std::this_thread::sleep_for(sleep);
+    if (fail_with_service_error) {
+      return invoke_error(InvokeErrorType::kServiceException, "fake invoke", "it broke");
+    }
+    if (throttle) {
+      return invoke_error(InvokeErrorType::kTooManyRequests, "fake invoke", "no capacity");
+    }
+    InvokeOutcome outcome;
+    outcome.payload = request.payload;
+    outcome.runtime_output = "handling " + request.request_id + "\n";
+    outcome.duration_ms = 12.34;
+    outcome.max_memory_used_mb = 40;
+    outcome.timing = timing;
+    if (time_out) {
+      outcome.function_error = "Unhandled";
+      outcome.payload = "{\"errorType\":\"Sandbox.Timedout\",\"errorMessage\":\"RequestId: " +
+                        request.request_id + " Error: Task timed out after " +
+                        std::to_string(request.fn.timeout_s) + ".00 seconds\"}";
+    }
+    return outcome;
+  }
+  void retire(const std::string& function_name) override {
+    std::lock_guard lock(mu_);
+    retired_.push_back(function_name);
+  }
+  void shutdown() override { shut_down = true; }
+
+  std::vector<InvokeRequest> seen() {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+  std::vector<std::string> retired_names() {
+    std::lock_guard lock(mu_);
+    return retired_;
+  }
+
+  // Set before invocations start.
+  std::chrono::milliseconds sleep{0};
+  bool fail_with_service_error = false;
+  bool throttle = false;
+  bool time_out = false;
+  InvokeTiming timing{.queue_ms = 0.5, .handler_ms = 12.34, .total_ms = 13.5, .cold = false};
+  std::atomic<bool> shut_down{false};
+
+ private:
+  std::mutex mu_;
+  std::vector<InvokeRequest> requests_;
+  std::vector<std::string> retired_;
+};
+
+}  // namespace ember::host

@@ -1,0 +1,466 @@
+// End-to-end tests: the real ember binary against a fake emberd on a Unix socket that
+// answers canned Lambda-shaped JSON and records the requests it got.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "common/unique_fd.h"
+#include "host/store/encoding.h"
+#include "host/cli/http_client.h"
+
+extern char** environ;
+
+namespace ember::cli {
+namespace {
+
+using nlohmann::json;
+
+struct Request {
+  std::string method, target, body;
+  HttpHeaders headers;
+  std::string header(const std::string& name) const {
+    HttpResponse lookup;  // reuses its case-insensitive lookup
+    lookup.headers = headers;
+    const std::string* value = lookup.header(name);
+    return value ? *value : std::string();
+  }
+};
+
+struct Reply {
+  int status = 200;
+  HttpHeaders headers;
+  std::string body;
+};
+
+// A one-connection-at-a-time HTTP server on a Unix socket, run by a thread.
+class FakeEmberd {
+ public:
+  using Handler = std::function<Reply(const Request&)>;
+
+  FakeEmberd(const std::string& path, Handler handler) : handler_(std::move(handler)) {
+    listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    path.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
+    if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::listen(listen_fd_.get(), 16) != 0) {
+      ADD_FAILURE() << "cannot listen on " << path << ": " << std::strerror(errno);
+    }
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeEmberd() {
+    stop_ = true;
+    thread_.join();
+  }
+
+  std::vector<Request> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+  size_t request_count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_.size();
+  }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{listen_fd_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      UniqueFd conn(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!conn) continue;
+      std::optional<Request> request = read_request(conn.get());
+      if (!request) continue;
+      Reply reply = handler_(*request);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        requests_.push_back(*request);
+      }
+      std::string wire = "HTTP/1.1 " + std::to_string(reply.status) + " Canned\r\n";
+      for (const auto& [name, value] : reply.headers) wire += name + ": " + value + "\r\n";
+      wire += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n\r\n" + reply.body;
+      (void)!::send(conn.get(), wire.data(), wire.size(), MSG_NOSIGNAL);
+    }
+  }
+
+  // Headers, then a Content-Length body (all the client ever sends).
+  static std::optional<Request> read_request(int fd) {
+    std::string raw;
+    char buffer[65536];
+    size_t header_end = std::string::npos;
+    size_t length = 0;
+    for (;;) {
+      if (header_end == std::string::npos) {
+        header_end = raw.find("\r\n\r\n");
+        if (header_end != std::string::npos) {
+          std::istringstream head(raw.substr(0, header_end));
+          std::string line;
+          std::getline(head, line);
+          while (std::getline(head, line)) {
+            if (line.rfind("Content-Length:", 0) == 0) length = std::stoul(line.substr(15));
+          }
+        }
+      }
+      if (header_end != std::string::npos && raw.size() >= header_end + 4 + length) break;
+      const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+      if (n <= 0) return std::nullopt;
+      raw.append(buffer, static_cast<size_t>(n));
+    }
+    Request r;
+    std::istringstream head(raw.substr(0, header_end));
+    std::string line;
+    std::getline(head, line);
+    std::istringstream start(line);
+    start >> r.method >> r.target;
+    while (std::getline(head, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      const size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      const size_t value = line.find_first_not_of(' ', colon + 1);
+      r.headers.emplace_back(line.substr(0, colon),
+                             value == std::string::npos ? "" : line.substr(value));
+    }
+    r.body = raw.substr(header_end + 4, length);
+    return r;
+  }
+
+  Handler handler_;
+  UniqueFd listen_fd_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<Request> requests_;
+  std::thread thread_;  // last: starts once the rest exists
+};
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+const json kHello = json::parse(R"({"FunctionName":"hello","Runtime":"python3.11",
+  "Handler":"app.handler","MemorySize":128,"Timeout":3,"EphemeralStorage":{"Size":512},
+  "State":"Active"})");
+
+class CliEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ember-cli-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    socket_ = dir_ + "/ember.sock";
+  }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void serve(FakeEmberd::Handler handler) {
+    server_ = std::make_unique<FakeEmberd>(socket_, std::move(handler));
+  }
+
+  // Starts ember with args; stdin from a file holding stdin_data (or /dev/null), output to
+  // files. EMBER_SOCKET is set to the fake's socket unless env_socket says otherwise.
+  pid_t start(const std::vector<std::string>& args, const std::string& stdin_data = {},
+              std::optional<std::string> env_socket = std::nullopt) {
+    const std::string in_path = dir_ + "/stdin";
+    std::ofstream(in_path, std::ios::binary) << stdin_data;
+    std::vector<std::string> argv = {EMBER_CLI_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> c_argv;
+    for (auto& a : argv) c_argv.push_back(a.data());
+    c_argv.push_back(nullptr);
+    // The environment is built before fork: the child only calls async-signal-safe functions.
+    std::string socket_var = "EMBER_SOCKET=" + env_socket.value_or(socket_);
+    std::vector<char*> envp = {socket_var.data()};
+    for (char** e = environ; *e; ++e) {
+      if (std::string_view(*e).rfind("EMBER_SOCKET=", 0) != 0) envp.push_back(*e);
+    }
+    envp.push_back(nullptr);
+    const std::string out = dir_ + "/stdout", err = dir_ + "/stderr";
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      const int in_fd = ::open(stdin_data.empty() ? "/dev/null" : in_path.c_str(), O_RDONLY);
+      const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(in_fd, 0);
+      ::dup2(out_fd, 1);
+      ::dup2(err_fd, 2);
+      ::execve(c_argv[0], c_argv.data(), envp.data());
+      ::_exit(127);
+    }
+    return pid;
+  }
+
+  CliRun finish(pid_t pid) {
+    int status = 0;
+    CliRun run;
+    if (::waitpid(pid, &status, 0) == pid) {
+      run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    run.out = slurp(dir_ + "/stdout");
+    run.err = slurp(dir_ + "/stderr");
+    return run;
+  }
+
+  CliRun ember(const std::vector<std::string>& args, const std::string& stdin_data = {}) {
+    return finish(start(args, stdin_data));
+  }
+
+  std::string dir_, socket_;
+  std::unique_ptr<FakeEmberd> server_;
+};
+
+TEST_F(CliEndToEndTest, CreateZipsTheDirectoryAndSendsTheConfiguration) {
+  const std::string code = dir_ + "/code";
+  std::filesystem::create_directories(code);
+  std::ofstream(code + "/app.py") << "def handler(e, c):\n    return e\n";
+  serve([](const Request&) {
+    return Reply{201, {{"Content-Type", "application/json"}}, kHello.dump()};
+  });
+
+  CliRun run = ember({"create", "hello", "--runtime", "python3.11", "--handler", "app.handler",
+                      "--code", code, "--memory", "256", "--timeout", "10", "--tmp", "1024",
+                      "--env", "GREETING=hi there", "--description", "demo"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(server_->request_count(), 1u);
+  const Request r = server_->requests()[0];
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.target, "/2015-03-31/functions");
+  EXPECT_EQ(r.header("content-type"), "application/json");
+  const json body = json::parse(r.body);
+  EXPECT_EQ(body["FunctionName"], "hello");
+  EXPECT_EQ(body["Runtime"], "python3.11");
+  EXPECT_EQ(body["Handler"], "app.handler");
+  EXPECT_EQ(body["MemorySize"], 256);
+  EXPECT_EQ(body["Timeout"], 10);
+  EXPECT_EQ(body["EphemeralStorage"]["Size"], 1024);
+  EXPECT_EQ(body["Environment"]["Variables"]["GREETING"], "hi there");
+  EXPECT_EQ(body["Description"], "demo");
+  EXPECT_EQ(body["Role"], "arn:aws:iam::000000000000:role/ember");
+  auto zip = host::base64_decode(body["Code"]["ZipFile"].get<std::string>());
+  ASSERT_TRUE(zip.has_value());
+  EXPECT_EQ(zip->substr(0, 4), std::string("PK\3\4"));
+  EXPECT_NE(zip->find("app.py"), std::string::npos);
+  EXPECT_NE(run.out.find("Name:    hello"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("Memory:  128 MB"), std::string::npos) << run.out;
+}
+
+TEST_F(CliEndToEndTest, UpdateCodeAndConfigurationSendOnlyWhatWasGiven) {
+  serve([](const Request&) { return Reply{200, {}, kHello.dump()}; });
+  const std::string zip = dir_ + "/code.zip";
+  std::ofstream(zip, std::ios::binary) << std::string("PK\5\6") + std::string(18, '\0');
+
+  CliRun code = ember({"update-code", "hello", "--zip", zip, "--json"});
+  ASSERT_EQ(code.exit_code, 0) << code.err;
+  EXPECT_EQ(json::parse(code.out), kHello);  // --json: the raw answer
+  CliRun config =
+      ember({"update-config", "hello", "--timeout", "20", "--env", "A=1", "--env", "B=2"});
+  ASSERT_EQ(config.exit_code, 0) << config.err;
+
+  const auto requests = server_->requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].method, "PUT");
+  EXPECT_EQ(requests[0].target, "/2015-03-31/functions/hello/code");
+  EXPECT_EQ(json::parse(requests[0].body),
+            (json{{"ZipFile", host::base64_encode(std::string("PK\5\6") + std::string(18, '\0'))}}));
+  EXPECT_EQ(requests[1].method, "PUT");
+  EXPECT_EQ(requests[1].target, "/2015-03-31/functions/hello/configuration");
+  EXPECT_EQ(json::parse(requests[1].body),
+            json::parse(R"({"Timeout":20,"Environment":{"Variables":{"A":"1","B":"2"}}})"));
+}
+
+TEST_F(CliEndToEndTest, InvokePrintsThePayloadTheLogTailAndTheTiming) {
+  const std::string log = "START RequestId: r1 Version: $LATEST\nhi\nEND RequestId: r1\n";
+  serve([&log](const Request&) {
+    return Reply{
+        200,
+        {{"X-Amz-Log-Result", host::base64_encode(log)},
+         {"X-Amz-Executed-Version", "$LATEST"},
+         {"X-Ember-Timing", "start=cold;queue=0.2;restore=11;boot=0;init=30;handler=2;total=44"}},
+        R"({"echo":{"x":1}})"};
+  });
+  CliRun run = ember({"invoke", "hello", "--payload", R"({"x":1})", "--tail", "--timing"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, R"({"echo":{"x":1}})");  // not a terminal: the payload exactly
+  EXPECT_NE(run.err.find(log), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("timing: cold start, total 44 ms (queue 0.2 ms, restore 11 ms"),
+            std::string::npos)
+      << run.err;
+  const Request r = server_->requests().at(0);
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.target, "/2015-03-31/functions/hello/invocations");
+  EXPECT_EQ(r.header("X-Amz-Invocation-Type"), "RequestResponse");
+  EXPECT_EQ(r.header("X-Amz-Log-Type"), "Tail");
+  EXPECT_EQ(r.body, R"({"x":1})");
+}
+
+TEST_F(CliEndToEndTest, InvokeReadsStdinAndFailsOnAFunctionError) {
+  serve([](const Request&) {
+    return Reply{200,
+                 {{"X-Amz-Function-Error", "Unhandled"}},
+                 R"({"errorType":"ZeroDivisionError","errorMessage":"division by zero"})"};
+  });
+  CliRun run = ember({"invoke", "hello"}, R"({"from":"stdin"})");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.out.find("ZeroDivisionError"), std::string::npos);  // still printed
+  EXPECT_NE(
+      run.err.find("ember: the function failed (Unhandled): ZeroDivisionError: division by zero"),
+      std::string::npos)
+      << run.err;
+  const Request r = server_->requests().at(0);
+  EXPECT_EQ(r.body, R"({"from":"stdin"})");
+  EXPECT_EQ(r.header("X-Amz-Log-Type"), "");  // no --tail
+}
+
+TEST_F(CliEndToEndTest, InvokePayloadFileAndDryRun) {
+  serve([](const Request& r) {
+    return r.header("X-Amz-Invocation-Type") == "DryRun" ? Reply{204, {}, {}}
+                                                         : Reply{200, {}, "null"};
+  });
+  std::ofstream(dir_ + "/event.json") << R"({"file":true})";
+  CliRun file = ember({"invoke", "hello", "--payload-file", dir_ + "/event.json"});
+  ASSERT_EQ(file.exit_code, 0) << file.err;
+  EXPECT_EQ(file.out, "null");
+  CliRun dry = ember({"invoke", "hello", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("Dry run OK"), std::string::npos);
+  const auto requests = server_->requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].body, R"({"file":true})");
+  EXPECT_EQ(requests[1].header("X-Amz-Invocation-Type"), "DryRun");
+  EXPECT_EQ(requests[1].body, "{}");  // stdin is /dev/null and nothing else was given
+}
+
+TEST_F(CliEndToEndTest, GetPrintsLambdaErrorsAndExitsOne) {
+  serve([](const Request& r) {
+    if (r.target.ends_with("/missing")) {
+      return Reply{404,
+                   {{"x-amzn-ErrorType", "ResourceNotFoundException"}},
+                   R"({"Type":"User","Message":"Function not found: missing"})"};
+    }
+    return Reply{200, {}, json{{"Configuration", kHello}, {"Code", json::object()}}.dump()};
+  });
+  CliRun found = ember({"get", "hello"});
+  ASSERT_EQ(found.exit_code, 0) << found.err;
+  EXPECT_NE(found.out.find("Handler: app.handler"), std::string::npos) << found.out;
+  CliRun missing = ember({"get", "missing"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "ember: ResourceNotFoundException: Function not found: missing\n");
+  EXPECT_EQ(missing.out, "");
+  EXPECT_EQ(server_->requests().at(1).target, "/2015-03-31/functions/missing");
+  EXPECT_EQ(server_->requests().at(1).method, "GET");
+}
+
+TEST_F(CliEndToEndTest, ListFollowsNextMarker) {
+  serve([](const Request& r) {
+    json page;
+    if (r.target == "/2015-03-31/functions") {
+      page = {{"Functions", {kHello}}, {"NextMarker", "page 2"}};
+    } else {
+      json other = kHello;
+      other["FunctionName"] = "second";
+      page = {{"Functions", {other}}, {"NextMarker", nullptr}};
+    }
+    return Reply{200, {}, page.dump()};
+  });
+  CliRun run = ember({"list"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out.rfind("NAME", 0), 0u) << run.out;
+  EXPECT_NE(run.out.find("\nhello "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("\nsecond "), std::string::npos) << run.out;
+  const auto requests = server_->requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1].target, "/2015-03-31/functions?Marker=page%202");
+  CliRun as_json = ember({"list", "--json"});
+  ASSERT_EQ(as_json.exit_code, 0);
+  EXPECT_EQ(json::parse(as_json.out)["Functions"].size(), 2u);
+}
+
+TEST_F(CliEndToEndTest, DeleteSendsDelete) {
+  serve([](const Request&) { return Reply{204, {}, {}}; });
+  CliRun run = ember({"delete", "hello"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "Deleted hello.\n");
+  EXPECT_EQ(server_->requests().at(0).method, "DELETE");
+  EXPECT_EQ(server_->requests().at(0).target, "/2015-03-31/functions/hello");
+}
+
+TEST_F(CliEndToEndTest, LogsPrintsFromOffsetAndFollows) {
+  std::atomic<int> served{0};
+  serve([&served](const Request&) {
+    const int n = served++;
+    const std::string body = n < 3 ? "line " + std::to_string(n) + "\n" : "";
+    return Reply{200, {{"X-Ember-Log-Offset", std::to_string(7 * std::min(n + 1, 3))}}, body};
+  });
+  CliRun once = ember({"logs", "hello"});
+  ASSERT_EQ(once.exit_code, 0) << once.err;
+  EXPECT_EQ(once.out, "line 0\n");
+  EXPECT_EQ(server_->requests().at(0).target, "/ember/v1/functions/hello/logs?offset=0");
+
+  served = 0;
+  const pid_t pid = start({"logs", "hello", "--follow"});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server_->request_count() < 6 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGINT);
+  CliRun follow = finish(pid);
+  EXPECT_EQ(follow.out, "line 0\nline 1\nline 2\n");
+  const auto requests = server_->requests();
+  ASSERT_GE(requests.size(), 6u);
+  EXPECT_EQ(requests[1].target, "/ember/v1/functions/hello/logs?offset=0");
+  EXPECT_EQ(requests[2].target, "/ember/v1/functions/hello/logs?offset=7");
+  EXPECT_EQ(requests[3].target, "/ember/v1/functions/hello/logs?offset=14");
+  EXPECT_EQ(requests[5].target, "/ember/v1/functions/hello/logs?offset=21");
+}
+
+TEST_F(CliEndToEndTest, ExplainsAMissingDaemon) {
+  CliRun run = ember({"list"});  // nothing listens on socket_
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.err.rfind("ember: cannot reach emberd at " + socket_ +
+                              ": No such file or directory; is emberd running?",
+                          0),
+            0u)
+      << run.err;
+  CliRun flag = finish(start({"get", "f", "--socket", dir_ + "/other.sock"}, {}, socket_));
+  EXPECT_NE(flag.err.find(dir_ + "/other.sock"), std::string::npos);  // --socket beats the env
+}
+
+TEST_F(CliEndToEndTest, UsageErrorsExitTwoAndHelpExitsZero) {
+  CliRun missing = ember({"create", "f", "--handler", "h", "--code", "."});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(missing.err.rfind("ember: --runtime is required\n", 0), 0u) << missing.err;
+  EXPECT_NE(missing.err.find("Usage: ember create"), std::string::npos);
+  EXPECT_EQ(ember({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(ember({}).exit_code, 2);
+  CliRun help = ember({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Usage: ember"), std::string::npos);
+  CliRun invoke_help = ember({"invoke", "--help"});
+  EXPECT_EQ(invoke_help.exit_code, 0);
+  EXPECT_NE(invoke_help.out.find("--payload-file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ember::cli

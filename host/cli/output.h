@@ -1,0 +1,45 @@
+// Human-readable output of the ember CLI: function details, lists, timings, errors.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "host/cli/http_client.h"
+
+namespace ember::cli {
+
+// "Key: value" lines, aligned, of a FunctionConfiguration, or of a GetFunction answer
+// ({"Configuration": ...}). Fields the daemon did not send are left out.
+std::string format_function(const nlohmann::json& function);
+
+// A table of FunctionConfigurations: NAME RUNTIME HANDLER MEMORY TIMEOUT LAST MODIFIED.
+std::string format_function_list(const std::vector<nlohmann::json>& functions);
+
+// One line for stderr from Ember's X-Ember-Timing header
+// ("start=cold;queue=0.1;restore=..;boot=..;init=..;handler=..;total=.." in ms), e.g.
+// "timing: cold start, total 75.0 ms (queue 0.1 ms, restore 12.0 ms, ...)".
+std::string format_timing(std::string_view header);
+
+struct ApiError {
+  std::string type;     // x-amzn-ErrorType (without its ":..." suffix) or the body's Type
+  std::string message;  // the body's Message (or message); may be empty
+};
+
+// The Lambda-style error of a failed response. Works with any body: when it is not
+// Lambda's JSON, the type is "HTTP <status>" and the message is the body's first line.
+ApiError api_error(const HttpResponse& response);
+
+// "ember: <Type>: <Message>".
+std::string format_api_error(const ApiError& error);
+
+// The message when emberd's socket cannot be connected to.
+std::string format_unreachable(const std::string& socket, const Error& error);
+
+// One line when X-Amz-Function-Error is set: the error kind and, if the payload is the
+// runtime's {"errorType","errorMessage"}, those.
+std::string format_function_error(std::string_view kind, std::string_view payload);
+
+}  // namespace ember::cli

@@ -1,0 +1,117 @@
+// Tests for the human-readable output: function details, lists, timing, errors.
+#include "host/cli/output.h"
+
+#include <gtest/gtest.h>
+
+namespace ember::cli {
+namespace {
+
+using nlohmann::json;
+
+const json kConfig = json::parse(R"({
+  "FunctionName": "hello", "FunctionArn": "arn:aws:lambda:local:000000000000:function:hello",
+  "Runtime": "python3.11", "Handler": "app.handler", "MemorySize": 256, "Timeout": 30,
+  "EphemeralStorage": {"Size": 512}, "CodeSize": 1234, "Description": "",
+  "Role": "arn:aws:iam::000000000000:role/ember", "State": "Active",
+  "LastModified": "2024-05-01T10:00:00.000+0000",
+  "Environment": {"Variables": {"B": "2", "A": "1"}}})");
+
+TEST(OutputTest, FormatsAFunctionAsAlignedLines) {
+  const std::string expected =
+      "Name:          hello\n"
+      "ARN:           arn:aws:lambda:local:000000000000:function:hello\n"
+      "Runtime:       python3.11\n"
+      "Handler:       app.handler\n"
+      "Memory:        256 MB\n"
+      "Timeout:       30 s\n"
+      "/tmp:          512 MB\n"
+      "Code size:     1234 bytes\n"
+      "Role:          arn:aws:iam::000000000000:role/ember\n"
+      "State:         Active\n"
+      "Last modified: 2024-05-01T10:00:00.000+0000\n"
+      "Environment:   A=1\n"
+      "               B=2\n";
+  EXPECT_EQ(format_function(kConfig), expected);
+  // GetFunction wraps the configuration; the same lines come out.
+  EXPECT_EQ(format_function(json{{"Configuration", kConfig}, {"Code", {{"Location", "x"}}}}),
+            expected);
+}
+
+TEST(OutputTest, LeavesOutWhatIsMissing) {
+  EXPECT_EQ(format_function(json{{"FunctionName", "f"}, {"Timeout", 3}, {"Runtime", nullptr}}),
+            "Name:    f\nTimeout: 3 s\n");
+}
+
+TEST(OutputTest, FormatsAListAsATable) {
+  json other = {{"FunctionName", "a-much-longer-name"},
+                {"Runtime", "nodejs18.x"},
+                {"Handler", "index.handler"},
+                {"MemorySize", 1024},
+                {"Timeout", 900}};
+  EXPECT_EQ(format_function_list({kConfig, other}),
+            "NAME                RUNTIME     HANDLER        MEMORY   TIMEOUT  LAST MODIFIED\n"
+            "hello               python3.11  app.handler    256 MB   30 s     "
+            "2024-05-01T10:00:00.000+0000\n"
+            "a-much-longer-name  nodejs18.x  index.handler  1024 MB  900 s\n");
+  EXPECT_EQ(format_function_list({}), "No functions.\n");
+}
+
+TEST(OutputTest, FormatsTiming) {
+  EXPECT_EQ(
+      format_timing("start=cold;queue=0.1;restore=12.5;boot=0;init=40.2;handler=3.0;total=56.1"),
+      "timing: cold start, total 56.1 ms (queue 0.1 ms, restore 12.5 ms, boot 0 ms, "
+      "init 40.2 ms, handler 3.0 ms)");
+  EXPECT_EQ(format_timing("start=warm; handler=1.5 ;total=2"),
+            "timing: warm start, total 2 ms (handler 1.5 ms)");
+  EXPECT_EQ(format_timing("total=7"), "timing: total 7 ms");
+  EXPECT_EQ(format_timing("garbage"), "timing: emberd sent no timing breakdown");
+}
+
+TEST(OutputTest, ReadsLambdaErrors) {
+  HttpResponse r;
+  r.status = 404;
+  r.headers = {{"X-Amzn-ErrorType", "ResourceNotFoundException:http://internal.amazon.com/"}};
+  r.body = R"({"Type":"User","Message":"Function not found: hello"})";
+  ApiError e = api_error(r);
+  EXPECT_EQ(e.type, "ResourceNotFoundException");
+  EXPECT_EQ(format_api_error(e), "ember: ResourceNotFoundException: Function not found: hello");
+
+  r.headers.clear();  // no header: the body's Type, and "message" in lower case
+  r.body = R"({"Type":"InvalidParameterValueException","message":"MemorySize too small"})";
+  EXPECT_EQ(format_api_error(api_error(r)),
+            "ember: InvalidParameterValueException: MemorySize too small");
+
+  r.headers = {{"x-amzn-ErrorType", "ServiceException"}};
+  r.body = "";
+  EXPECT_EQ(format_api_error(api_error(r)), "ember: ServiceException");
+}
+
+TEST(OutputTest, ExplainsNonLambdaErrors) {
+  HttpResponse r;
+  r.status = 502;
+  r.reason = "Bad Gateway";
+  r.body = "upstream went away\nsecond line";
+  EXPECT_EQ(format_api_error(api_error(r)), "ember: HTTP 502 Bad Gateway: upstream went away");
+}
+
+TEST(OutputTest, ExplainsAnUnreachableDaemon) {
+  const std::string line =
+      format_unreachable("/run/ember/ember.sock", Error{ECONNREFUSED, "connect", "/x"});
+  EXPECT_EQ(line.rfind("ember: cannot reach emberd at /run/ember/ember.sock: Connection refused; "
+                       "is emberd running?",
+                       0),
+            0u);
+}
+
+TEST(OutputTest, SummarizesAFunctionError) {
+  EXPECT_EQ(
+      format_function_error(
+          "Unhandled",
+          R"({"errorType":"ZeroDivisionError","errorMessage":"division by zero","stackTrace":[]})"),
+      "ember: the function failed (Unhandled): ZeroDivisionError: division by zero");
+  EXPECT_EQ(format_function_error("Unhandled", "not json"),
+            "ember: the function failed (Unhandled)");
+}
+
+}  // namespace
+}  // namespace ember::cli

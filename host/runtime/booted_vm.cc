@@ -1,0 +1,79 @@
+// BootedVm: ember-vmm from the kernel, Ready, and a snapshot through the control socket.
+#include "host/runtime/booted_vm.h"
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "host/vm_control.h"
+
+namespace ember::host {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr milliseconds kControlTimeout = seconds(60);
+
+Error with_vmm_output(Error error, VmProcess& process) {
+  std::string output = process.stderr_output(4096);
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  if (!output.empty()) error.context += "; ember-vmm stderr:\n" + output;
+  return error;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BootedVm>> BootedVm::boot(const BootSpec& spec) {
+  VmSocketFiles files = VmSocketFiles::fresh(spec.run_dir);
+  VmConfig config;
+  config.vmm_path = spec.vmm_path;
+  config.kernel = spec.kernel;
+  config.initrd = spec.initramfs;
+  config.root = spec.rootfs;
+  if (!spec.code_image.empty()) config.disks.push_back(spec.code_image + ":ro");
+  config.mem_mib = spec.memory_mb;
+  config.vcpus = spec.vcpus;
+  config.vsock_uds = files.vsock_uds;
+  config.extra_cmdline = "ember.tmp_mib=" + std::to_string(spec.tmp_mib);
+  std::vector<std::string> argv = vmm_command(config);
+  argv.insert(argv.end(), {"--api-sock", files.api_sock});
+
+  EMBER_TRY(AgentClient client, AgentClient::listen(files.vsock_uds));
+  EMBER_TRY(VmProcess process, VmProcess::spawn_command(argv));
+  auto ready = client.wait_ready(spec.ready_timeout);
+  if (!ready.ok()) return with_vmm_output(ready.error(), process);
+  auto session = client.connect();
+  if (!session.ok()) return with_vmm_output(session.error(), process);
+  return std::unique_ptr<BootedVm>(new BootedVm(std::move(files), std::move(client),
+                                                std::move(process), std::move(session).value()));
+}
+
+bool BootedVm::alive() {
+  auto exited = process_.wait_for(milliseconds(0));
+  return exited.ok() && !exited->has_value();
+}
+
+Status BootedVm::snapshot(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const std::string tmp = dir + ".tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(fs::path(tmp).parent_path(), ec);
+  EMBER_CHECK(vm_control_ok(files_.api_sock, R"({"op":"pause"})", kControlTimeout));
+  const std::string request = nlohmann::json{{"op", "snapshot"}, {"dir", tmp}}.dump();
+  Status taken = vm_control_ok(files_.api_sock, request, kControlTimeout);
+  // Resume whatever happened: the VM serves the invocation that booted it.
+  Status resumed = vm_control_ok(files_.api_sock, R"({"op":"resume"})", kControlTimeout);
+  if (!taken.ok()) {
+    fs::remove_all(tmp, ec);
+    return taken;
+  }
+  EMBER_CHECK(resumed);
+  fs::remove_all(dir, ec);
+  fs::rename(tmp, dir, ec);
+  if (ec) return make_error("snapshot", "rename " + tmp + " to " + dir + ": " + ec.message());
+  return {};
+}
+
+}  // namespace ember::host

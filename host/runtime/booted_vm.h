@@ -1,0 +1,56 @@
+// BootedVm: a function's VM booted from the kernel, its runtime initialized, ready to be
+// snapshotted (the first cold start of a function revision).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/agent_protocol.h"
+#include "common/result.h"
+#include "host/agent_client.h"
+#include "host/pool.h"
+#include "host/vm_client.h"
+#include "host/vm_socket_files.h"
+
+namespace ember::host {
+
+struct BootSpec {
+  std::string vmm_path, kernel, rootfs, initramfs;
+  std::string code_image;  // erofs, attached read-only as /dev/vdb
+  uint32_t memory_mb = 128;
+  uint32_t vcpus = 1;
+  uint32_t tmp_mib = 512;  // ember.tmp_mib: the size of the guest's /tmp
+  std::string run_dir = "/tmp";
+  std::chrono::milliseconds ready_timeout{std::chrono::seconds(60)};
+};
+
+inline constexpr const char* kCodeDevice = "/dev/vdb";
+
+class BootedVm : public PooledVm {
+ public:
+  // Starts ember-vmm with a control socket and waits for the agent's Ready.
+  static Result<std::unique_ptr<BootedVm>> boot(const BootSpec& spec);
+
+  AgentSession& agent() override { return session_; }
+  VmProcess& process() override { return process_; }
+  bool alive() override;
+
+  // Pauses the VM, writes a snapshot into `dir` (through `<dir>.tmp`, renamed when
+  // complete, so `dir` either holds a whole snapshot or does not exist) and resumes.
+  Status snapshot(const std::string& dir);
+
+ private:
+  BootedVm(VmSocketFiles files, AgentClient client, VmProcess process, AgentSession session)
+      : files_(std::move(files)),
+        client_(std::move(client)),
+        process_(std::move(process)),
+        session_(std::move(session)) {}
+
+  VmSocketFiles files_;
+  AgentClient client_;
+  VmProcess process_;
+  AgentSession session_;
+};
+
+}  // namespace ember::host

@@ -1,0 +1,399 @@
+// VmInvoker: warm reuse, restore from the function's init snapshot, or boot + init + snapshot.
+#include "host/runtime/vm_invoker.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "host/restored_vm.h"
+#include "host/runtime/lambda_environment.h"
+
+namespace ember::host {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+double ms_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+std::string error_payload(const std::string& type, const std::string& message) {
+  return nlohmann::json{{"errorType", type}, {"errorMessage", message}}.dump();
+}
+
+InvokeOutcome function_error(const std::string& payload, std::string logs) {
+  InvokeOutcome out;
+  out.payload = payload;
+  out.function_error = "Unhandled";
+  out.runtime_output = std::move(logs);
+  return out;
+}
+
+std::string timed_out_message(const InvokeRequest& request) {
+  char seconds[32];
+  std::snprintf(seconds, sizeof(seconds), "%.2f", static_cast<double>(request.fn.timeout_s));
+  return "RequestId: " + request.request_id + " Error: Task timed out after " + seconds +
+         " seconds";
+}
+
+std::string exit_message(const InvokeRequest& request, const InvokeResult& result) {
+  const std::string how = result.term_signal != 0
+                              ? "signal: " + std::string(strsignal(result.term_signal))
+                              : "exit status " + std::to_string(result.exit_code);
+  return "RequestId: " + request.request_id + " Error: Runtime exited with error: " + how;
+}
+
+uint64_t unix_ms_now() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+Status check_readable(const std::string& what, const std::string& path) {
+  if (path.empty()) return make_error("microVM invoker", "no " + what + " given");
+  if (path.find('/') == std::string::npos) return {};  // looked up in PATH
+  if (::access(path.c_str(), R_OK) != 0) {
+    return errno_error("microVM invoker", what + " " + path +
+                                              " is not readable; build it with scripts/demo or "
+                                              "scripts/test, or pass its path to emberd");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<VmInvoker>> VmInvoker::create(const InvokerConfig& config,
+                                                     VmInvokerOptions options) {
+  EMBER_CHECK(check_readable("ember-vmm", config.vmm_path));
+  EMBER_CHECK(check_readable("guest kernel", config.kernel));
+  EMBER_CHECK(check_readable("guest root image", config.rootfs));
+  EMBER_CHECK(check_readable("guest initramfs", config.initramfs));
+  std::error_code ec;
+  fs::create_directories(config.state_dir + "/runtime/run", ec);
+  if (ec) return make_error("microVM invoker", config.state_dir + "/runtime: " + ec.message());
+  Status cgroups = VmCgroup::prepare(options.cgroup_root);
+  if (!cgroups.ok()) {
+    std::fprintf(stderr,
+                 "emberd: warning: VMM processes run without cgroup limits (guest RAM still "
+                 "bounds each function): %s\n",
+                 cgroups.error().message().c_str());
+  }
+  return std::unique_ptr<VmInvoker>(new VmInvoker(config, std::move(options), cgroups.ok()));
+}
+
+namespace {
+
+PoolOptions pool_options(const InvokerConfig& config, const VmInvokerOptions& options) {
+  PoolOptions p;
+  p.default_ready = options.ready_per_function;
+  if (config.max_vm_memory_mib != 0) p.max_mem_mib = config.max_vm_memory_mib;
+  p.idle_timeout = options.idle_timeout;
+  return p;
+}
+
+RestoredVmOptions restored_options(const InvokerConfig& config) {
+  RestoredVmOptions r;
+  r.vmm_path = config.vmm_path;
+  r.run_dir = config.state_dir + "/runtime/run";
+  r.ready_timeout = std::chrono::seconds(60);
+  return r;
+}
+
+}  // namespace
+
+VmInvoker::VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool cgroups)
+    : config_(config),
+      options_(std::move(options)),
+      cgroups_(cgroups),
+      pool_(std::make_unique<RestoredVmFactory>(restored_options(config)),
+            pool_options(config, options_)) {
+  reaper_ = std::thread([this] { reap_idle(); });
+}
+
+VmInvoker::~VmInvoker() { shutdown(); }
+
+std::string VmInvoker::snapshot_dir(const FunctionSpec& fn) const {
+  return config_.state_dir + "/runtime/snapshots/" + fn.name + "/" + fn.revision_id;
+}
+
+void VmInvoker::forget(FunctionState& state, std::vector<EnvPtr>& doomed) {
+  for (EnvPtr& env : state.idle) doomed.push_back(std::move(env));
+  state.idle.clear();
+}
+
+VmInvoker::EnvPtr VmInvoker::take_warm(const FunctionSpec& fn) {
+  std::vector<EnvPtr> doomed;  // destroyed after the lock is released
+  std::lock_guard lock(mu_);
+  FunctionState& state = functions_[fn.name];
+  if (state.revision != fn.revision_id) {
+    // Code or configuration changed since: the old VMs and snapshot must not serve.
+    forget(state, doomed);
+    if (!state.revision.empty()) {
+      pool_.remove(config_.state_dir + "/runtime/snapshots/" + fn.name + "/" + state.revision);
+    }
+    state.revision = fn.revision_id;
+    state.snapshotting = false;
+  }
+  while (!state.idle.empty()) {
+    EnvPtr env = std::move(state.idle.back());
+    state.idle.pop_back();
+    if (env->vm().alive()) return env;
+    doomed.push_back(std::move(env));
+  }
+  return nullptr;
+}
+
+void VmInvoker::limit(Environment& env, const FunctionSpec& fn) {
+  if (!cgroups_) return;
+  CgroupLimits limits;
+  limits.memory_max_bytes = (uint64_t{fn.memory_mb} << 20) + kVmmOverheadBytes;
+  limits.cpus = cpu_share_for_memory(fn.memory_mb);
+  const pid_t pid = env.vm().process().pid();
+  auto cgroup = VmCgroup::create(options_.cgroup_root, "vm-" + std::to_string(pid), pid, limits);
+  if (!cgroup.ok()) {
+    std::fprintf(stderr, "emberd: warning: %s: VM %d runs without cgroup limits\n",
+                 cgroup.error().message().c_str(), static_cast<int>(pid));
+    return;
+  }
+  env.cgroup.emplace(std::move(cgroup).value());
+}
+
+Result<VmInvoker::ColdStart> VmInvoker::restore(const FunctionSpec& fn) {
+  const auto t0 = Clock::now();
+  SnapshotSpec spec{snapshot_dir(fn), fn.memory_mb, {}};
+  EMBER_TRY(Lease lease, pool_.acquire(spec));
+  ColdStart cold;
+  cold.env = std::make_unique<Environment>();
+  cold.env->lease.emplace(std::move(lease));
+  cold.env->revision = fn.revision_id;
+  cold.timing.restore_ms = ms_between(t0, Clock::now());
+  cold.timing.cold = true;
+  return cold;
+}
+
+Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& request) {
+  const FunctionSpec& fn = request.fn;
+  BootSpec spec;
+  spec.vmm_path = config_.vmm_path;
+  spec.kernel = config_.kernel;
+  spec.rootfs = config_.rootfs;
+  spec.initramfs = config_.initramfs;
+  spec.code_image = fn.code_image_path;
+  spec.memory_mb = fn.memory_mb;
+  spec.vcpus = vcpus_for_memory(fn.memory_mb);
+  spec.tmp_mib = fn.ephemeral_mb;
+  spec.run_dir = config_.state_dir + "/runtime/run";
+  const auto t0 = Clock::now();
+  EMBER_TRY(std::unique_ptr<BootedVm> vm, BootedVm::boot(spec));
+  const auto t1 = Clock::now();
+
+  InitRuntime init;
+  init.runtime = fn.runtime;
+  init.handler = fn.handler;
+  init.env = lambda_environment(fn, config_.region);
+  init.code_device = kCodeDevice;
+  init.task_root = kTaskRoot;
+  init.init_timeout_ms = static_cast<uint32_t>(options_.init_timeout.count());
+  EMBER_TRY(InitResult result,
+            vm->agent().init_runtime(init, options_.init_timeout + std::chrono::seconds(5)));
+  ColdStart cold;
+  cold.timing.cold = true;
+  cold.timing.boot_ms = ms_between(t0, t1);
+  cold.timing.init_ms = static_cast<double>(result.init_duration_ns) / 1e6;
+  cold.init_logs = result.logs;
+  if (!result.ok) {
+    const std::string payload =
+        !result.error_body.empty()
+            ? result.error_body
+            : error_payload(result.error_type, "RequestId: " + request.request_id +
+                                                   " Error: the runtime failed to start");
+    cold.init_failure = function_error(payload, result.logs);
+    return cold;
+  }
+  // The runtime now waits in `next`: this is the state every later cold start restores.
+  Status snap = vm->snapshot(snapshot_dir(fn));
+  if (!snap.ok()) {
+    std::fprintf(stderr, "emberd: warning: no snapshot for %s (next cold start boots again): %s\n",
+                 fn.name.c_str(), snap.error().message().c_str());
+  }
+  cold.env = std::make_unique<Environment>();
+  cold.env->booted = std::move(vm);
+  cold.env->revision = fn.revision_id;
+  if (snap.ok()) pool_.ensure({snapshot_dir(fn), fn.memory_mb, {}}, options_.ready_per_function);
+  return cold;
+}
+
+Result<VmInvoker::ColdStart> VmInvoker::cold_start(const InvokeRequest& request) {
+  const FunctionSpec& fn = request.fn;
+  const std::string dir = snapshot_dir(fn);
+  {
+    std::unique_lock lock(mu_);
+    // One boot-and-init per revision; concurrent cold starts wait for its snapshot.
+    const auto deadline = Clock::now() + options_.init_timeout + std::chrono::seconds(90);
+    changed_.wait_until(lock, deadline, [&] {
+      return stopping_ || !functions_[fn.name].snapshotting ||
+             functions_[fn.name].revision != fn.revision_id;
+    });
+    if (stopping_) return make_error("invoke " + fn.name, "emberd is shutting down");
+    if (!fs::exists(dir + "/state.bin")) {
+      FunctionState& state = functions_[fn.name];
+      if (state.revision == fn.revision_id && !state.snapshotting) {
+        state.snapshotting = true;
+        lock.unlock();
+        auto booted = boot_and_init(request);
+        lock.lock();
+        if (functions_[fn.name].revision == fn.revision_id) functions_[fn.name].snapshotting = false;
+        changed_.notify_all();
+        return booted;
+      }
+      lock.unlock();
+      return boot_and_init(request);  // the snapshot is still being made, or failed
+    }
+  }
+  return restore(fn);
+}
+
+Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
+  const FunctionSpec& fn = request.fn;
+  const auto start = Clock::now();
+  ColdStart cold;
+  cold.env = take_warm(fn);
+  if (!cold.env) {
+    EMBER_TRY(ColdStart made, cold_start(request));
+    if (made.init_failure) {
+      made.init_failure->timing = made.timing;
+      made.init_failure->timing.total_ms = ms_between(request.received, Clock::now());
+      return *made.init_failure;
+    }
+    cold = std::move(made);
+    limit(*cold.env, fn);
+  }
+  cold.timing.queue_ms = ms_between(request.received, start);
+  Environment& env = *cold.env;
+
+  Invoke invoke;
+  invoke.request_id = request.request_id;
+  invoke.deadline_unix_ms = unix_ms_now() + uint64_t{fn.timeout_s} * 1000;
+  invoke.invoked_function_arn = fn.arn;
+  invoke.client_context = request.client_context;
+  invoke.payload = request.payload;
+  const auto handler_start = Clock::now();
+  auto result = env.vm().agent().invoke(invoke, milliseconds(uint64_t{fn.timeout_s} * 1000));
+  const auto handler_end = Clock::now();
+
+  InvokeOutcome out;
+  bool keep = false;
+  if (!result.ok()) {
+    if (result.error().code == ETIMEDOUT) {
+      out = function_error(error_payload("Sandbox.Timedout", timed_out_message(request)), "");
+      out.duration_ms = fn.timeout_s * 1000.0;
+    } else {
+      out = function_error(error_payload("Runtime.ExitError",
+                                         "RequestId: " + request.request_id +
+                                             " Error: the execution environment stopped: " +
+                                             result.error().message()),
+                           "");
+      out.duration_ms = ms_between(handler_start, handler_end);
+    }
+  } else {
+    const InvokeResult& r = *result;
+    out.runtime_output = r.logs;
+    out.duration_ms = static_cast<double>(r.duration_ns) / 1e6;
+    out.max_memory_used_mb = (r.max_memory_used_bytes + (1u << 20) - 1) >> 20;
+    switch (r.status) {
+      case InvokeResult::kSuccess:
+        out.payload = r.payload;
+        keep = true;
+        break;
+      case InvokeResult::kFunctionError:
+        out.payload = r.payload;
+        out.function_error = "Unhandled";
+        keep = true;
+        break;
+      case InvokeResult::kRuntimeExit:
+        out.payload = error_payload(r.error_type.empty() ? "Runtime.ExitError" : r.error_type,
+                                    exit_message(request, r));
+        out.function_error = "Unhandled";
+        break;
+    }
+  }
+  out.runtime_output = cold.init_logs + out.runtime_output;
+  out.timing = cold.timing;
+  out.timing.handler_ms = ms_between(handler_start, handler_end);
+  out.timing.total_ms = ms_between(request.received, Clock::now());
+  if (keep) give_back(fn, std::move(cold.env));
+  return out;
+}
+
+void VmInvoker::give_back(const FunctionSpec& fn, EnvPtr env) {
+  std::lock_guard lock(mu_);
+  FunctionState& state = functions_[fn.name];
+  if (stopping_ || state.revision != env->revision) return;  // destroyed on return
+  env->last_used = Clock::now();
+  state.idle.push_back(std::move(env));
+}
+
+void VmInvoker::retire(const std::string& function_name) {
+  std::vector<EnvPtr> doomed;
+  std::string old_dir;
+  {
+    std::lock_guard lock(mu_);
+    auto it = functions_.find(function_name);
+    if (it == functions_.end()) return;
+    forget(it->second, doomed);
+    if (!it->second.revision.empty()) {
+      old_dir = config_.state_dir + "/runtime/snapshots/" + function_name + "/" +
+                it->second.revision;
+    }
+    functions_.erase(it);
+    changed_.notify_all();
+  }
+  if (!old_dir.empty()) pool_.remove(old_dir);
+  std::error_code ec;
+  fs::remove_all(config_.state_dir + "/runtime/snapshots/" + function_name, ec);
+}
+
+void VmInvoker::shutdown() {
+  std::vector<EnvPtr> doomed;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !reaper_.joinable()) return;
+    stopping_ = true;
+    for (auto& [name, state] : functions_) forget(state, doomed);
+    changed_.notify_all();
+  }
+  if (reaper_.joinable()) reaper_.join();
+}
+
+void VmInvoker::reap_idle() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    changed_.wait_for(lock, std::chrono::seconds(1));
+    std::vector<EnvPtr> doomed;
+    const auto now = Clock::now();
+    for (auto& [name, state] : functions_) {
+      std::erase_if(state.idle, [&](EnvPtr& env) {
+        if (now - env->last_used < options_.idle_timeout) return false;
+        doomed.push_back(std::move(env));
+        return true;
+      });
+    }
+    lock.unlock();
+    doomed.clear();
+    lock.lock();
+  }
+}
+
+Result<std::unique_ptr<Invoker>> make_vm_invoker(const InvokerConfig& config) {
+  EMBER_TRY(std::unique_ptr<VmInvoker> invoker, VmInvoker::create(config));
+  return std::unique_ptr<Invoker>(std::move(invoker));
+}
+
+}  // namespace ember::host

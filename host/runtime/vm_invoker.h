@@ -1,0 +1,92 @@
+// VmInvoker: runs invocations in microVMs. The first cold start of a function revision
+// boots a VM, initializes the runtime and snapshots it; later cold starts restore that
+// snapshot through the ready pool; a VM that served an invocation stays warm for the next.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host/api/invoker.h"
+#include "host/pool.h"
+#include "host/runtime/booted_vm.h"
+#include "host/runtime/vm_cgroup.h"
+
+namespace ember::host {
+
+struct VmInvokerOptions {
+  // A warm environment not used for this long is destroyed.
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
+  // Restored VMs kept ready per function snapshot.
+  size_t ready_per_function = 1;
+  // The runtime's init phase (Lambda allows 10 s; emulated test hosts are slower).
+  std::chrono::milliseconds init_timeout{std::chrono::seconds(30)};
+  std::string cgroup_root = "/sys/fs/cgroup";
+};
+
+class VmInvoker : public Invoker {
+ public:
+  // Checks the guest artifacts exist; sets up cgroups when the host has cgroup v2 (else
+  // logs why limits beyond guest RAM are not enforced).
+  static Result<std::unique_ptr<VmInvoker>> create(const InvokerConfig& config,
+                                                   VmInvokerOptions options = {});
+  ~VmInvoker() override;
+
+  Result<InvokeOutcome> invoke(const InvokeRequest& request) override;
+  void retire(const std::string& function_name) override;
+  void shutdown() override;
+
+ private:
+  // One VM serving one function revision, one invocation at a time.
+  struct Environment {
+    std::optional<VmCgroup> cgroup;    // first: removed after the VM is gone
+    std::unique_ptr<BootedVm> booted;  // a boot-and-init cold start, or
+    std::optional<Lease> lease;        // a restore from the pool
+    std::string revision;
+    std::chrono::steady_clock::time_point last_used;
+    PooledVm& vm() { return booted ? static_cast<PooledVm&>(*booted) : lease->vm(); }
+  };
+  using EnvPtr = std::unique_ptr<Environment>;
+  struct FunctionState {
+    std::string revision;                // the revision the snapshot and idle VMs are for
+    std::vector<EnvPtr> idle;            // warm, most recently used last
+    bool snapshotting = false;           // a boot-and-init for `revision` is in progress
+  };
+  struct ColdStart {
+    EnvPtr env;
+    InvokeTiming timing;
+    std::string init_logs;
+    std::optional<InvokeOutcome> init_failure;  // the runtime failed its init
+  };
+
+  VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool cgroups);
+
+  std::string snapshot_dir(const FunctionSpec& fn) const;
+  EnvPtr take_warm(const FunctionSpec& fn);
+  Result<ColdStart> cold_start(const InvokeRequest& request);
+  Result<ColdStart> boot_and_init(const InvokeRequest& request);
+  Result<ColdStart> restore(const FunctionSpec& fn);
+  void limit(Environment& env, const FunctionSpec& fn);
+  void give_back(const FunctionSpec& fn, EnvPtr env);
+  void forget(FunctionState& state, std::vector<EnvPtr>& doomed);
+  void reap_idle();
+
+  const InvokerConfig config_;
+  const VmInvokerOptions options_;
+  const bool cgroups_;
+  VmPool pool_;
+
+  std::mutex mu_;
+  std::condition_variable changed_;  // a snapshot finished, or shutdown
+  std::map<std::string, FunctionState> functions_;
+  bool stopping_ = false;
+  std::thread reaper_;
+};
+
+}  // namespace ember::host

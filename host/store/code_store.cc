@@ -1,0 +1,183 @@
+// CodeStore: writing, naming, imaging and collecting deployment packages.
+#include "host/store/code_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+#include "common/unique_fd.h"
+#include "host/store/encoding.h"
+#include "host/store/sha256.h"
+#include "host/store/zip_extract.h"
+#include "host/vm_client.h"
+
+namespace ember::host {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr auto kMkfsTimeout = std::chrono::minutes(5);
+
+// A directory removed with everything in it when the owner goes away.
+class ScratchDir {
+ public:
+  static Result<ScratchDir> make(const std::string& parent) {
+    std::string pattern = parent + "/put-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) return errno_error("create scratch dir", parent);
+    return ScratchDir(pattern);
+  }
+  ScratchDir(ScratchDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  ScratchDir& operator=(ScratchDir&&) = delete;
+  ~ScratchDir() {
+    std::error_code ignored;
+    if (!path_.empty()) fs::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+Status write_file(const std::string& path, std::string_view bytes) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) return errno_error("create", path);
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd.get(), bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("write", path);
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::fsync(fd.get()) != 0) return errno_error("fsync", path);
+  return {};
+}
+
+Status rename_into_place(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) return errno_error("rename " + from, to);
+  return {};
+}
+
+bool is_sha256_hex(std::string_view text) {
+  if (text.size() != 64) return false;
+  for (const char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+Status remove_file(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_error("remove", path);
+  return {};
+}
+
+}  // namespace
+
+Result<CodeStore> CodeStore::open(const std::string& dir, std::string mkfs_erofs) {
+  std::error_code ec;
+  fs::create_directories(dir + "/tmp", ec);
+  if (ec) return Error{ec.value(), "create code store", dir};
+  for (const auto& leftover : fs::directory_iterator(dir + "/tmp", ec)) {
+    fs::remove_all(leftover.path(), ec);
+    if (ec) return Error{ec.value(), "clear leftovers", leftover.path().string()};
+  }
+  if (ec) return Error{ec.value(), "list", dir + "/tmp"};
+  return CodeStore(dir, std::move(mkfs_erofs));
+}
+
+std::string CodeStore::zip_path(const std::string& sha256_hex) const {
+  return dir_ + "/" + sha256_hex + ".zip";
+}
+
+std::string CodeStore::image_path(const std::string& sha256_hex) const {
+  return dir_ + "/" + sha256_hex + ".erofs";
+}
+
+bool CodeStore::contains(const std::string& sha256_hex) const {
+  std::error_code ec;
+  return is_sha256_hex(sha256_hex) && fs::is_regular_file(zip_path(sha256_hex), ec) &&
+         fs::is_regular_file(image_path(sha256_hex), ec);
+}
+
+Result<StoredCode> CodeStore::put(std::string_view zip) {
+  const std::string digest = sha256(zip);
+  StoredCode code{hex_encode(digest), base64_encode(digest), zip.size()};
+  if (contains(code.sha256_hex)) return code;
+
+  EMBER_TRY(ScratchDir scratch, ScratchDir::make(dir_ + "/tmp"));
+  const std::string root = scratch.path() + "/root";
+  if (::mkdir(root.c_str(), 0755) != 0) return errno_error("mkdir", root);
+  EMBER_CHECK(extract_zip(zip, root));
+  const std::string image = scratch.path() + "/image.erofs";
+  EMBER_CHECK(build_image(root, image));
+  const std::string zip_copy = scratch.path() + "/code.zip";
+  EMBER_CHECK(write_file(zip_copy, zip));
+  // The image first: a package counts as stored once its zip is there too.
+  EMBER_CHECK(rename_into_place(image, image_path(code.sha256_hex)));
+  EMBER_CHECK(rename_into_place(zip_copy, zip_path(code.sha256_hex)));
+  return code;
+}
+
+Status CodeStore::build_image(const std::string& root, const std::string& image) const {
+  // Root owns every file; no xattrs; modification times as unpacked.
+  EMBER_TRY(VmProcess mkfs,
+            VmProcess::spawn_command({mkfs_erofs_, "--quiet", "--all-root", "-x-1", image, root}));
+  EMBER_TRY(auto status, mkfs.wait_for(kMkfsTimeout));
+  if (!status) {
+    return make_error("build erofs image", mkfs_erofs_ + " did not finish within 5 minutes");
+  }
+  if (*status != 0) {
+    return make_error("build erofs image", mkfs_erofs_ + " exited with " + std::to_string(*status) +
+                                               ": " + mkfs.stderr_output(4096));
+  }
+  if (::chmod(image.c_str(), 0644) != 0) return errno_error("chmod", image);
+  return {};
+}
+
+Result<std::string> CodeStore::read_zip(const std::string& sha256_hex) const {
+  if (!is_sha256_hex(sha256_hex)) {
+    return Error{ENOENT, "read code", "'" + sha256_hex + "' is not a SHA-256 in hex"};
+  }
+  const std::string path = zip_path(sha256_hex);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error("open", path);
+  std::string bytes;
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("read", path);
+    if (n == 0) return bytes;
+    bytes.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+Status CodeStore::remove(const std::string& sha256_hex) {
+  if (!is_sha256_hex(sha256_hex)) return make_error("remove code", "bad hash " + sha256_hex);
+  // The zip first: a package without its zip no longer counts as stored.
+  EMBER_CHECK(remove_file(zip_path(sha256_hex)));
+  return remove_file(image_path(sha256_hex));
+}
+
+Status CodeStore::collect_garbage(const std::set<std::string>& in_use) {
+  std::error_code ec;
+  std::set<std::string> unused;
+  for (const auto& file : fs::directory_iterator(dir_, ec)) {
+    const fs::path& path = file.path();
+    const std::string stem = path.stem().string();
+    if ((path.extension() == ".zip" || path.extension() == ".erofs") && is_sha256_hex(stem) &&
+        !in_use.contains(stem)) {
+      unused.insert(stem);
+    }
+  }
+  if (ec) return Error{ec.value(), "list code store", dir_};
+  for (const std::string& hex : unused) EMBER_CHECK(remove(hex));
+  return {};
+}
+
+}  // namespace ember::host
