@@ -62,12 +62,26 @@ void Vsock::activate(uint64_t /*acked*/) {
 void Vsock::process_queue(uint16_t index) {
   if (index == kRxQueue) fill_rx();
   if (index == kTxQueue) process_tx();
-  if (index == kEventQueue) process_event_queue();
+  if (index == kEventQueue) on_event_queue_notify();
+}
+
+void Vsock::on_event_queue_notify() {
+  process_event_queue();
+  // The driver re-posts the event buffer only after handling the event.
+  if (!awaiting_reset_done_ || reset_event_pending_) return;
+  awaiting_reset_done_ = false;
+  for (Key key : held_requests_) {
+    auto it = conns_.find(key);
+    if (it != conns_.end()) send_control(*it->second, kOpRequest);
+  }
+  held_requests_.clear();
+  fill_rx();
 }
 
 void Vsock::reset() {
   close_all();
   reset_event_pending_ = false;
+  awaiting_reset_done_ = false;
 }
 
 void Vsock::send_control(VsockConnection& conn, uint16_t op, uint32_t flags) {
@@ -281,6 +295,7 @@ void Vsock::process_event_queue() {
     return transport_->fail(s.error());
   }
   reset_event_pending_ = false;
+  awaiting_reset_done_ = true;
   transport_->signal_used(kEventQueue);
 }
 

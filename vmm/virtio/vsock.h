@@ -43,6 +43,10 @@ class Vsock final : public VirtioDevice {
   // Drops every connection and tells the guest with VIRTIO_VSOCK_EVENT_TRANSPORT_RESET
   // (delivered once the event queue has a buffer). Call after a snapshot restore, from
   // the loop thread or while the loop is stopped; takes the transport mutex.
+  // New host connections are held back until the guest has handled the event (it hands
+  // the event buffer back with a notify): a request that overtook the reset would reach
+  // a socket table still holding the snapshot's connections, where Linux drops it when
+  // the ports match an old stream, or resets the new stream with the old ones.
   void reset_all_connections();
   size_t connection_count() const;
 
@@ -86,6 +90,8 @@ class Vsock final : public VirtioDevice {
   // Fills one rx chain from connection `key`; false when that source had nothing.
   bool fill_from_connection(Key key, const DescriptorChain& chain, uint32_t* used_len);
   void process_event_queue();
+  // The guest notified the event queue: once it has handled the reset, send held requests.
+  void on_event_queue_notify();
   void send_control(VsockConnection& conn, uint16_t op, uint32_t flags = 0);
   void reset_connection(Key key);  // RST to the guest and drop
   void rst_reply(const VsockHeader& from_guest);
@@ -103,6 +109,8 @@ class Vsock final : public VirtioDevice {
   std::deque<Key> rx_ready_;            // connections with host bytes to read
   bool tx_stalled_ = false;             // tx left waiting until rx_control_ drains
   bool reset_event_pending_ = false;
+  bool awaiting_reset_done_ = false;  // reset event delivered, guest not done with it yet
+  std::vector<Key> held_requests_;    // host CONNECTs waiting for awaiting_reset_done_
   uint32_t next_local_port_ = 1u << 30;
   std::vector<uint8_t> scratch_;
 };

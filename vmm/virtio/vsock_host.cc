@@ -76,6 +76,7 @@ void Vsock::close_all() {
   conns_.clear();
   rx_control_.clear();
   rx_ready_.clear();
+  held_requests_.clear();
   tx_stalled_ = false;
 }
 
@@ -120,6 +121,10 @@ void Vsock::on_pending_host(int fd) {
   VsockConnection& ref = *conn;
   conns_.emplace(key, std::move(conn));
   register_connection(ref, key);
+  if (reset_event_pending_ || awaiting_reset_done_) {
+    held_requests_.push_back(key);
+    return;
+  }
   send_control(ref, kOpRequest);
   fill_rx();
 }

@@ -401,6 +401,24 @@ TEST_F(VsockTest, ResetAllConnectionsSendsTransportReset) {
   EXPECT_TRUE(driver_->read32(mmio::kInterruptStatus) & kInterruptUsedBuffer);
 }
 
+TEST_F(VsockTest, HostConnectWaitsUntilTheGuestHandledTheReset) {
+  vsock_->reset_all_connections();
+  auto event = driver_->next_used(Vsock::kEventQueue);
+  ASSERT_TRUE(event.has_value());
+  UniqueFd host = unix_socket();
+  const sockaddr_un a = address(uds_);
+  ASSERT_EQ(::connect(host.get(), reinterpret_cast<const sockaddr*>(&a), sizeof(a)), 0);
+  const std::string line = "CONNECT 1024\n";
+  ASSERT_EQ(::write(host.get(), line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  EXPECT_TRUE(recv_all().empty()) << "request sent before the guest handled the reset";
+  // The driver hands the event buffer back once it has handled the event.
+  driver_->add_chain(Vsock::kEventQueue, {{driver_->alloc(4), 4, true}});
+  driver_->kick(Vsock::kEventQueue);
+  Packet req = recv_one();
+  EXPECT_EQ(req.hdr.op, kOpRequest);
+  EXPECT_EQ(req.hdr.dst_port, 1024u);
+}
+
 TEST_F(VsockTest, DriverResetClosesConnections) {
   uint32_t local = 0;
   UniqueFd host = host_connect(1024, &local);
