@@ -1,7 +1,9 @@
-// End-to-end tests: the real ember binary against a fake emberd on a Unix socket that
-// answers canned Lambda-shaped JSON and records the requests it got.
+// End-to-end tests: the real ember binary against a fake emberd on a Unix socket (or a TCP
+// loopback port) that answers canned Lambda-shaped JSON and records the requests it got.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -48,20 +50,55 @@ struct Reply {
   std::string body;
 };
 
-// A one-connection-at-a-time HTTP server on a Unix socket, run by a thread.
+// A listening Unix socket at path.
+UniqueFd listen_unix(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  path.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(fd.get(), 16) != 0) {
+    ADD_FAILURE() << "cannot listen on " << path << ": " << std::strerror(errno);
+  }
+  return fd;
+}
+
+// A TCP socket bound to an ephemeral port of the loopback address of family (127.0.0.1 or
+// ::1), listening when listen is set; port is 0 when that fails. Bound but not listening,
+// connecting to it is refused (and no one else can take the port meanwhile).
+UniqueFd bind_loopback(int family, bool listen, uint16_t& port) {
+  port = 0;
+  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_storage address{};
+  socklen_t length;
+  if (family == AF_INET) {
+    auto& v4 = reinterpret_cast<sockaddr_in&>(address);
+    v4.sin_family = AF_INET;
+    v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    length = sizeof v4;
+  } else {
+    auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
+    v6.sin6_family = AF_INET6;
+    v6.sin6_addr = in6addr_loopback;
+    length = sizeof v6;
+  }
+  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      (listen && ::listen(fd.get(), 16) != 0) ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return {};
+  }
+  port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in&>(address).sin_port
+                                 : reinterpret_cast<sockaddr_in6&>(address).sin6_port);
+  return fd;
+}
+
+// A one-connection-at-a-time HTTP server on a listening socket, run by a thread.
 class FakeEmberd {
  public:
   using Handler = std::function<Reply(const Request&)>;
 
-  FakeEmberd(const std::string& path, Handler handler) : handler_(std::move(handler)) {
-    listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    path.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
-    if (::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::listen(listen_fd_.get(), 16) != 0) {
-      ADD_FAILURE() << "cannot listen on " << path << ": " << std::strerror(errno);
-    }
+  FakeEmberd(UniqueFd listen_fd, Handler handler)
+      : handler_(std::move(handler)), listen_fd_(std::move(listen_fd)) {
     thread_ = std::thread([this] { serve(); });
   }
   ~FakeEmberd() {
@@ -176,13 +213,24 @@ class CliEndToEndTest : public ::testing::Test {
   }
 
   void serve(FakeEmberd::Handler handler) {
-    server_ = std::make_unique<FakeEmberd>(socket_, std::move(handler));
+    server_ = std::make_unique<FakeEmberd>(listen_unix(socket_), std::move(handler));
+  }
+
+  // Serves on a TCP loopback port (127.0.0.1 or ::1); returns the port, 0 when the
+  // address family is not available.
+  uint16_t serve_tcp(int family, FakeEmberd::Handler handler) {
+    uint16_t port = 0;
+    UniqueFd fd = bind_loopback(family, true, port);
+    if (port != 0) server_ = std::make_unique<FakeEmberd>(std::move(fd), std::move(handler));
+    return port;
   }
 
   // Starts ember with args; stdin from a file holding stdin_data (or /dev/null), output to
-  // files. EMBER_SOCKET is set to the fake's socket unless env_socket says otherwise.
+  // files. EMBER_SOCKET is set to the fake's socket unless env_socket says otherwise;
+  // EMBER_ENDPOINT is set only when env_endpoint is given.
   pid_t start(const std::vector<std::string>& args, const std::string& stdin_data = {},
-              std::optional<std::string> env_socket = std::nullopt) {
+              std::optional<std::string> env_socket = std::nullopt,
+              std::optional<std::string> env_endpoint = std::nullopt) {
     const std::string in_path = dir_ + "/stdin";
     std::ofstream(in_path, std::ios::binary) << stdin_data;
     std::vector<std::string> argv = {EMBER_CLI_BIN};
@@ -192,9 +240,14 @@ class CliEndToEndTest : public ::testing::Test {
     c_argv.push_back(nullptr);
     // The environment is built before fork: the child only calls async-signal-safe functions.
     std::string socket_var = "EMBER_SOCKET=" + env_socket.value_or(socket_);
+    std::string endpoint_var = "EMBER_ENDPOINT=" + env_endpoint.value_or("");
     std::vector<char*> envp = {socket_var.data()};
+    if (env_endpoint) envp.push_back(endpoint_var.data());
     for (char** e = environ; *e; ++e) {
-      if (std::string_view(*e).rfind("EMBER_SOCKET=", 0) != 0) envp.push_back(*e);
+      const std::string_view var(*e);
+      if (var.rfind("EMBER_SOCKET=", 0) != 0 && var.rfind("EMBER_ENDPOINT=", 0) != 0) {
+        envp.push_back(*e);
+      }
     }
     envp.push_back(nullptr);
     const std::string out = dir_ + "/stdout", err = dir_ + "/stderr";
@@ -460,6 +513,78 @@ TEST_F(CliEndToEndTest, UsageErrorsExitTwoAndHelpExitsZero) {
   CliRun invoke_help = ember({"invoke", "--help"});
   EXPECT_EQ(invoke_help.exit_code, 0);
   EXPECT_NE(invoke_help.out.find("--payload-file"), std::string::npos);
+  EXPECT_NE(invoke_help.out.find("--endpoint URL"), std::string::npos);
+}
+
+// The same requests and output as over the Unix socket, with the Host header of the URL.
+TEST_F(CliEndToEndTest, TalksToEmberdOverTcp) {
+  const uint16_t port = serve_tcp(AF_INET, [](const Request& r) {
+    if (r.method == "POST") return Reply{200, {{"X-Amz-Executed-Version", "$LATEST"}}, r.body};
+    return Reply{200, {}, json{{"Configuration", kHello}, {"Code", json::object()}}.dump()};
+  });
+  ASSERT_NE(port, 0) << std::strerror(errno);
+  const std::string authority = "127.0.0.1:" + std::to_string(port);
+
+  // The Unix socket named by EMBER_SOCKET does not exist: only TCP can work.
+  CliRun invoke = ember({"--endpoint", "http://" + authority, "invoke", "hello", "--payload",
+                         R"({"over":"tcp"})"});
+  ASSERT_EQ(invoke.exit_code, 0) << invoke.err;
+  EXPECT_EQ(invoke.out, R"({"over":"tcp"})");
+  CliRun get = ember({"get", "hello", "--endpoint", authority});  // HOST:PORT without http://
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_NE(get.out.find("Handler: app.handler"), std::string::npos) << get.out;
+  // $EMBER_ENDPOINT when no flag is given; it beats $EMBER_SOCKET.
+  CliRun env = finish(start({"get", "hello", "--json"}, {}, std::nullopt, "http://" + authority));
+  ASSERT_EQ(env.exit_code, 0) << env.err;
+  EXPECT_EQ(json::parse(env.out)["Configuration"], kHello);
+
+  const auto requests = server_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].method, "POST");
+  EXPECT_EQ(requests[0].target, "/2015-03-31/functions/hello/invocations");
+  EXPECT_EQ(requests[0].body, R"({"over":"tcp"})");
+  EXPECT_EQ(requests[1].method, "GET");
+  EXPECT_EQ(requests[1].target, "/2015-03-31/functions/hello");
+  for (const Request& r : requests) EXPECT_EQ(r.header("Host"), authority);
+}
+
+TEST_F(CliEndToEndTest, TalksToEmberdOverTcpV6) {
+  const uint16_t port = serve_tcp(AF_INET6, [](const Request&) { return Reply{204, {}, {}}; });
+  if (port == 0) GTEST_SKIP() << "no IPv6 loopback: " << std::strerror(errno);
+  const std::string authority = "[::1]:" + std::to_string(port);
+  CliRun run = ember({"delete", "hello", "--endpoint", "http://" + authority});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "Deleted hello.\n");
+  EXPECT_EQ(server_->requests().at(0).header("Host"), authority);
+}
+
+TEST_F(CliEndToEndTest, ExplainsAnUnreachableTcpEndpoint) {
+  uint16_t port = 0;
+  const UniqueFd bound = bind_loopback(AF_INET, false, port);  // bound, not listening
+  ASSERT_NE(port, 0) << std::strerror(errno);
+  const std::string authority = "127.0.0.1:" + std::to_string(port);
+  CliRun run = ember({"list", "--endpoint", "http://" + authority});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.err, "ember: cannot reach emberd at http://" + authority +
+                         ": Connection refused; is emberd running with --listen " + authority +
+                         "?\n");
+}
+
+TEST_F(CliEndToEndTest, EndpointUsageErrorsExitTwo) {
+  CliRun both = ember({"list", "--socket", socket_, "--endpoint", "127.0.0.1:9000"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_EQ(both.err.rfind("ember: give either --socket PATH or --endpoint URL, not both\n", 0),
+            0u)
+      << both.err;
+  CliRun tls = ember({"list", "--endpoint", "https://127.0.0.1:9000"});
+  EXPECT_EQ(tls.exit_code, 2);
+  EXPECT_EQ(tls.err.rfind("ember: --endpoint 'https://127.0.0.1:9000': TLS is not supported", 0),
+            0u)
+      << tls.err;
+  CliRun env = finish(start({"list"}, {}, std::nullopt, "127.0.0.1:0"));
+  EXPECT_EQ(env.exit_code, 2);
+  EXPECT_EQ(env.err.rfind("ember: EMBER_ENDPOINT '127.0.0.1:0': the port must be", 0), 0u)
+      << env.err;
 }
 
 }  // namespace

@@ -44,6 +44,10 @@ po::options_description global_options() {
   d.add_options()
       ("socket", po::value<std::string>()->value_name("PATH"),
        "emberd's Unix socket (default: $EMBER_SOCKET, else /run/ember/ember.sock)")
+      ("endpoint", po::value<std::string>()->value_name("URL"),
+       "emberd over TCP instead (emberd --listen HOST:PORT): http://HOST:PORT or HOST:PORT, "
+       "[ADDR]:PORT for IPv6, plain HTTP only (default: $EMBER_ENDPOINT, which beats "
+       "$EMBER_SOCKET)")
       ("json", po::bool_switch(), "print emberd's raw JSON responses, for scripts")
       ("help,h", "show this help");
   // clang-format on
@@ -136,10 +140,10 @@ const CommandSpec* find_spec(const std::string& name) {
 }
 
 // Index of the command word: the first argument that is neither a flag nor the value of
-// --socket (the only global flag taking a value).
+// --socket or --endpoint (the global flags taking a value).
 std::optional<size_t> find_command(const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--socket") {
+    if (args[i] == "--socket" || args[i] == "--endpoint") {
       ++i;
     } else if (args[i] == "--") {
       return i + 1 < args.size() ? std::optional<size_t>(i + 1) : std::nullopt;
@@ -169,6 +173,36 @@ std::optional<uint32_t> parse_count(const std::string& text) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value == 0) return std::nullopt;
   return value;
+}
+
+// Where emberd is: --endpoint or --socket (not both), else $EMBER_ENDPOINT, else
+// $EMBER_SOCKET, else the default socket. An error message, or empty.
+std::string read_endpoint(const po::variables_map& vm, const char* env_socket,
+                          const char* env_endpoint, Endpoint& endpoint) {
+  const bool socket = vm.count("socket") > 0, tcp = vm.count("endpoint") > 0;
+  if (socket && tcp) return "give either --socket PATH or --endpoint URL, not both";
+  if (socket) {
+    const std::string& path = vm["socket"].as<std::string>();
+    if (path.empty()) return "--socket needs a path";
+    endpoint = Endpoint::unix_socket(path);
+    return {};
+  }
+  std::string_view source = "--endpoint ";
+  std::string url;
+  if (tcp) {
+    url = vm["endpoint"].as<std::string>();
+    if (url.empty()) return "--endpoint needs a URL, e.g. http://127.0.0.1:9000";
+  } else if (env_endpoint && *env_endpoint) {
+    source = "EMBER_ENDPOINT ";
+    url = env_endpoint;
+  } else {
+    endpoint = Endpoint::unix_socket(env_socket && *env_socket ? env_socket : kDefaultSocket);
+    return {};
+  }
+  auto parsed = parse_endpoint(url);
+  if (!parsed.ok()) return std::string(source) + parsed.error().message();
+  endpoint = std::move(parsed).value();
+  return {};
 }
 
 // Fills settings from the flags; an error message, or empty.
@@ -280,8 +314,9 @@ const std::vector<std::string>& known_runtimes() {
 
 std::string general_usage() {
   std::ostringstream out;
-  out << "Usage: ember [--socket PATH] [--json] COMMAND [ARGS]\n\n"
-      << "Talks to emberd, Ember's daemon, over its Unix socket (AWS Lambda's REST API).\n\n"
+  out << "Usage: ember [--socket PATH | --endpoint URL] [--json] COMMAND [ARGS]\n\n"
+      << "Talks to emberd, Ember's daemon, over its Unix socket or over TCP (emberd --listen)\n"
+      << "with AWS Lambda's REST API.\n\n"
       << "Commands:\n";
   for (const auto& spec : kCommands) {
     std::string left = std::string("  ") + spec.name;
@@ -294,7 +329,8 @@ std::string general_usage() {
   return out.str();
 }
 
-ParseOutcome parse_command_line(const std::vector<std::string>& args, const char* env_socket) {
+ParseOutcome parse_command_line(const std::vector<std::string>& args, const char* env_socket,
+                                const char* env_endpoint) {
   const auto index = find_command(args);
   if (!index) {
     if (wants_help(args)) return ParseOutcome{ParseOutcome::Kind::kHelp, {}, {}, general_usage()};
@@ -326,11 +362,8 @@ ParseOutcome parse_command_line(const std::vector<std::string>& args, const char
   CommandLine& line = outcome.line;
   line.command = spec->command;
   line.json = vm["json"].as<bool>();
-  if (vm.count("socket")) {
-    line.socket = vm["socket"].as<std::string>();
-    if (line.socket.empty()) return usage_error("--socket needs a path", usage);
-  } else {
-    line.socket = env_socket && *env_socket ? env_socket : kDefaultSocket;
+  if (std::string e = read_endpoint(vm, env_socket, env_endpoint, line.endpoint); !e.empty()) {
+    return usage_error(e, usage);
   }
 
   std::vector<std::string> names;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "host/cli/endpoint.h"
+
 namespace ember::cli {
 
 inline constexpr char kDefaultSocket[] = "/run/ember/ember.sock";
@@ -41,7 +43,8 @@ struct InvokeOptions {
 
 struct CommandLine {
   Command command = Command::kList;
-  std::string socket;  // --socket, else $EMBER_SOCKET, else kDefaultSocket
+  // --endpoint or --socket, else $EMBER_ENDPOINT, else $EMBER_SOCKET, else kDefaultSocket.
+  Endpoint endpoint = Endpoint::unix_socket(kDefaultSocket);
   bool json = false;
   std::string name;  // the function, for every command but list
   FunctionSettings settings;
@@ -59,8 +62,9 @@ struct ParseOutcome {
 };
 
 // Parses args (without argv[0]). Global flags may stand before or after the command.
-// env_socket is $EMBER_SOCKET (nullptr or empty: unset).
-ParseOutcome parse_command_line(const std::vector<std::string>& args, const char* env_socket);
+// env_socket is $EMBER_SOCKET and env_endpoint $EMBER_ENDPOINT (nullptr or empty: unset).
+ParseOutcome parse_command_line(const std::vector<std::string>& args, const char* env_socket,
+                                const char* env_endpoint);
 
 // The usage of `ember` as a whole: synopsis, commands, global flags.
 std::string general_usage();

@@ -8,20 +8,23 @@ namespace {
 
 using Kind = ParseOutcome::Kind;
 
-ParseOutcome parse(std::vector<std::string> args, const char* env_socket = nullptr) {
-  return parse_command_line(args, env_socket);
+ParseOutcome parse(std::vector<std::string> args, const char* env_socket = nullptr,
+                   const char* env_endpoint = nullptr) {
+  return parse_command_line(args, env_socket, env_endpoint);
 }
 
 // Parses args that must be valid.
-CommandLine ok(std::vector<std::string> args, const char* env_socket = nullptr) {
-  ParseOutcome outcome = parse(std::move(args), env_socket);
+CommandLine ok(std::vector<std::string> args, const char* env_socket = nullptr,
+               const char* env_endpoint = nullptr) {
+  ParseOutcome outcome = parse(std::move(args), env_socket, env_endpoint);
   EXPECT_EQ(outcome.kind, Kind::kRun) << outcome.message;
   return outcome.line;
 }
 
 // The message of args that must be a usage error.
-std::string usage_error(std::vector<std::string> args) {
-  ParseOutcome outcome = parse(std::move(args));
+std::string usage_error(std::vector<std::string> args, const char* env_socket = nullptr,
+                        const char* env_endpoint = nullptr) {
+  ParseOutcome outcome = parse(std::move(args), env_socket, env_endpoint);
   EXPECT_EQ(outcome.kind, Kind::kUsageError);
   EXPECT_NE(outcome.usage.find("Usage: ember"), std::string::npos);
   return outcome.message;
@@ -52,7 +55,7 @@ TEST(CommandLineTest, CreateWithEveryFlag) {
   EXPECT_EQ(*line.settings.env, (std::map<std::string, std::string>{{"A", "1"}, {"B", "x=y"}}));
   EXPECT_EQ(line.settings.description, "a test");
   EXPECT_EQ(line.settings.role, "arn:aws:iam::1:role/r");
-  EXPECT_EQ(line.socket, kDefaultSocket);
+  EXPECT_EQ(line.endpoint, Endpoint::unix_socket(kDefaultSocket));
   EXPECT_FALSE(line.json);
 }
 
@@ -141,15 +144,58 @@ TEST(CommandLineTest, LogsFollow) {
 
 TEST(CommandLineTest, GlobalFlagsAnywhereAndTheSocketDefault) {
   CommandLine before = ok({"--socket", "/tmp/a.sock", "--json", "get", "f"});
-  EXPECT_EQ(before.socket, "/tmp/a.sock");
+  EXPECT_EQ(before.endpoint, Endpoint::unix_socket("/tmp/a.sock"));
   EXPECT_TRUE(before.json);
   EXPECT_EQ(before.name, "f");
   CommandLine after = ok({"get", "f", "--json", "--socket=/tmp/b.sock"});
-  EXPECT_EQ(after.socket, "/tmp/b.sock");
+  EXPECT_EQ(after.endpoint, Endpoint::unix_socket("/tmp/b.sock"));
   EXPECT_TRUE(after.json);
-  EXPECT_EQ(ok({"list"}, "/env/ember.sock").socket, "/env/ember.sock");
-  EXPECT_EQ(ok({"list", "--socket", "/flag.sock"}, "/env/ember.sock").socket, "/flag.sock");
-  EXPECT_EQ(ok({"list"}, "").socket, kDefaultSocket);
+  EXPECT_EQ(ok({"list"}, "/env/ember.sock").endpoint, Endpoint::unix_socket("/env/ember.sock"));
+  EXPECT_EQ(ok({"list", "--socket", "/flag.sock"}, "/env/ember.sock").endpoint,
+            Endpoint::unix_socket("/flag.sock"));
+  EXPECT_EQ(ok({"list"}, "").endpoint, Endpoint::unix_socket(kDefaultSocket));
+  EXPECT_NE(usage_error({"list", "--socket", ""}).find("--socket needs a path"), std::string::npos);
+}
+
+TEST(CommandLineTest, EndpointFlag) {
+  CommandLine before = ok({"--endpoint", "http://127.0.0.1:9000", "get", "f"});
+  EXPECT_EQ(before.endpoint, Endpoint::tcp("127.0.0.1", 9000));
+  EXPECT_EQ(before.command, Command::kGet);
+  EXPECT_EQ(before.name, "f");
+  EXPECT_EQ(ok({"list", "--endpoint=h:1"}).endpoint, Endpoint::tcp("h", 1));
+  EXPECT_EQ(ok({"invoke", "f", "--endpoint", "[::1]:9000"}).endpoint, Endpoint::tcp("::1", 9000));
+  // The flag beats both variables.
+  EXPECT_EQ(ok({"list", "--endpoint", "h:1"}, "/env.sock", "other:2").endpoint,
+            Endpoint::tcp("h", 1));
+}
+
+TEST(CommandLineTest, EndpointErrors) {
+  const std::string both = usage_error({"--socket", "/s.sock", "--endpoint", "h:1", "list"});
+  EXPECT_EQ(both, "give either --socket PATH or --endpoint URL, not both");
+  const std::string tls = usage_error({"list", "--endpoint", "https://h:443"});
+  EXPECT_EQ(tls.rfind("--endpoint 'https://h:443': TLS is not supported", 0), 0u) << tls;
+  for (const char* bad : {"h:0", "h:65536", "h:port", "h", "::1:9000"}) {
+    EXPECT_EQ(usage_error({"list", "--endpoint", bad}).rfind("--endpoint '", 0), 0u) << bad;
+  }
+  EXPECT_NE(usage_error({"list", "--endpoint", "h:70000"}).find("1..65535"), std::string::npos);
+  EXPECT_NE(usage_error({"list", "--endpoint", ""}).find("--endpoint needs a URL"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"list", "--endpoint"}).find("endpoint"), std::string::npos);
+}
+
+TEST(CommandLineTest, EndpointFromTheEnvironment) {
+  EXPECT_EQ(ok({"list"}, nullptr, "http://10.0.2.2:9000").endpoint,
+            Endpoint::tcp("10.0.2.2", 9000));
+  // EMBER_ENDPOINT beats EMBER_SOCKET; --socket beats EMBER_ENDPOINT.
+  EXPECT_EQ(ok({"list"}, "/env.sock", "h:1").endpoint, Endpoint::tcp("h", 1));
+  EXPECT_EQ(ok({"list", "--socket", "/flag.sock"}, nullptr, "h:1").endpoint,
+            Endpoint::unix_socket("/flag.sock"));
+  EXPECT_EQ(ok({"list"}, "/env.sock", "").endpoint, Endpoint::unix_socket("/env.sock"));
+  const std::string bad = usage_error({"list"}, nullptr, "https://h:1");
+  EXPECT_EQ(bad.rfind("EMBER_ENDPOINT 'https://h:1': TLS is not supported", 0), 0u) << bad;
+  // A bad variable does not matter when a flag says where emberd is.
+  EXPECT_EQ(ok({"list", "--socket", "/s.sock"}, nullptr, "bogus").endpoint,
+            Endpoint::unix_socket("/s.sock"));
 }
 
 TEST(CommandLineTest, HelpAndUnknownCommands) {
@@ -157,6 +203,7 @@ TEST(CommandLineTest, HelpAndUnknownCommands) {
   EXPECT_EQ(general.kind, Kind::kHelp);
   EXPECT_NE(general.usage.find("update-config"), std::string::npos);
   EXPECT_NE(general.usage.find("--socket"), std::string::npos);
+  EXPECT_NE(general.usage.find("--endpoint URL"), std::string::npos);
   ParseOutcome create = parse({"create", "-h"});
   EXPECT_EQ(create.kind, Kind::kHelp);
   EXPECT_NE(create.usage.find("Usage: ember create NAME"), std::string::npos);

@@ -66,15 +66,15 @@ std::optional<HttpResponse> call(const CommandLine& line, HttpRequest request,
     for (const auto& [name, value] : request.headers) has_type |= name == "Content-Type";
     if (!has_type) request.headers.emplace_back("Content-Type", "application/json");
   }
-  auto fd = connect_unix(line.socket);
+  auto fd = connect_endpoint(line.endpoint);
   if (!fd.ok()) {
-    std::cerr << format_unreachable(line.socket, fd.error()) << "\n";
+    std::cerr << format_unreachable(line.endpoint, fd.error()) << "\n";
     return std::nullopt;
   }
-  auto response = send_request(*fd, request, timeout);
+  auto response = send_request(*fd, request, line.endpoint.host_header(), timeout);
   if (!response.ok()) {
-    std::cerr << "ember: talking to emberd at " << line.socket << ": " << response.error().message()
-              << "\n";
+    std::cerr << "ember: talking to emberd at " << line.endpoint.name() << ": "
+              << response.error().message() << "\n";
     return std::nullopt;
   }
   if (response->status < 200 || response->status >= 300) {

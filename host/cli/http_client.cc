@@ -1,9 +1,8 @@
-// HTTP/1.1 over a Unix socket: request serialization, response framing and parsing.
+// HTTP/1.1 over a connected stream socket: request serialization, response framing and parsing.
 #include "host/cli/http_client.h"
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -159,27 +158,9 @@ const std::string* HttpResponse::header(std::string_view name) const {
   return nullptr;
 }
 
-Result<UniqueFd> connect_unix(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    errno = ENAMETOOLONG;
-    return errno_error("connect", path.empty() ? "empty socket path" : path);
-  }
-  path.copy(addr.sun_path, path.size());
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return errno_error("socket");
-  int rc;
-  do {
-    rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-  } while (rc < 0 && errno == EINTR);
-  if (rc < 0) return errno_error("connect", path);
-  return fd;
-}
-
-std::string serialize_request(const HttpRequest& request) {
+std::string serialize_request(const HttpRequest& request, std::string_view host) {
   std::string out = request.method + " " + request.target + " HTTP/1.1\r\n";
-  out += "Host: localhost\r\n";
+  out += "Host: " + std::string(host) + "\r\n";
   for (const auto& [name, value] : request.headers) out += name + ": " + value + "\r\n";
   const bool has_body =
       !request.body.empty() || request.method == "POST" || request.method == "PUT";
@@ -190,8 +171,8 @@ std::string serialize_request(const HttpRequest& request) {
 }
 
 Result<HttpResponse> send_request(const UniqueFd& fd, const HttpRequest& request,
-                                  std::chrono::seconds timeout) {
-  const std::string wire = serialize_request(request);
+                                  std::string_view host, std::chrono::seconds timeout) {
+  const std::string wire = serialize_request(request, host);
   size_t sent = 0;
   while (sent < wire.size()) {
     EMBER_CHECK(wait_for(fd.get(), POLLOUT, timeout, "send request"));

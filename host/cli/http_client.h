@@ -1,4 +1,5 @@
-// A small blocking HTTP/1.1 client for emberd's Unix socket: one request per connection.
+// A small blocking HTTP/1.1 client for emberd: one request per connection, which the caller
+// opens (connect_endpoint(): Unix socket or TCP).
 #pragma once
 
 #include <chrono>
@@ -17,7 +18,7 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 struct HttpRequest {
   std::string method = "GET";
   std::string target;   // path and query, already percent-encoded
-  HttpHeaders headers;  // Host, Content-Length and Connection are added by send()
+  HttpHeaders headers;  // Host, Content-Length and Connection are added by send_request()
   std::string body;
 };
 
@@ -31,17 +32,15 @@ struct HttpResponse {
   const std::string* header(std::string_view name) const;
 };
 
-// Connects to a Unix stream socket. The error keeps errno (ENOENT, ECONNREFUSED, EACCES)
-// so the caller can explain what is wrong.
-Result<UniqueFd> connect_unix(const std::string& path);
-
-// Writes request on fd (with "Connection: close") and reads the whole response. A zero
-// timeout waits forever; otherwise each read or write may block at most that long.
+// Writes request on the connected fd (with "Host: host" and "Connection: close") and reads
+// the whole response. A zero timeout waits forever; otherwise each read or write may block
+// at most that long.
 Result<HttpResponse> send_request(const UniqueFd& fd, const HttpRequest& request,
+                                  std::string_view host,
                                   std::chrono::seconds timeout = std::chrono::seconds(0));
 
-// The request as bytes on the wire.
-std::string serialize_request(const HttpRequest& request);
+// The request as bytes on the wire; host is the Host header (Endpoint::host_header()).
+std::string serialize_request(const HttpRequest& request, std::string_view host);
 
 // Parses a complete response (status line, headers, then a body framed by Content-Length,
 // chunked encoding, or the end of the connection). For a response to HEAD pass

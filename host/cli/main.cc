@@ -9,7 +9,8 @@ int main(int argc, char** argv) {
   using ember::cli::ExitCode;
   using ember::cli::ParseOutcome;
   const std::vector<std::string> args(argv + 1, argv + argc);
-  const ParseOutcome parsed = ember::cli::parse_command_line(args, std::getenv("EMBER_SOCKET"));
+  const ParseOutcome parsed = ember::cli::parse_command_line(args, std::getenv("EMBER_SOCKET"),
+                                                             std::getenv("EMBER_ENDPOINT"));
   switch (parsed.kind) {
     case ParseOutcome::Kind::kHelp:
       std::cout << parsed.usage;

@@ -173,9 +173,15 @@ std::string format_api_error(const ApiError& error) {
   return line;
 }
 
-std::string format_unreachable(const std::string& socket, const Error& error) {
+std::string format_unreachable(const Endpoint& endpoint, const Error& error) {
   const std::string reason = error.code != 0 ? std::strerror(error.code) : error.message();
-  return "ember: cannot reach emberd at " + socket + ": " + reason +
+  const std::string line = "ember: cannot reach emberd at " + endpoint.name() + ": " + reason;
+  if (endpoint.kind == Endpoint::Kind::kTcp) {
+    // A host that does not resolve says it all; otherwise the port may be wrong or closed.
+    if (error.code == 0) return line;
+    return line + "; is emberd running with --listen " + endpoint.authority() + "?";
+  }
+  return line +
          "; is emberd running? (start it with `emberd`, or point --socket or EMBER_SOCKET at "
          "its socket)";
 }

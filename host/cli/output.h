@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "host/cli/endpoint.h"
 #include "host/cli/http_client.h"
 
 namespace ember::cli {
@@ -35,8 +36,8 @@ ApiError api_error(const HttpResponse& response);
 // "ember: <Type>: <Message>".
 std::string format_api_error(const ApiError& error);
 
-// The message when emberd's socket cannot be connected to.
-std::string format_unreachable(const std::string& socket, const Error& error);
+// The message when emberd's endpoint (Unix socket or TCP) cannot be connected to.
+std::string format_unreachable(const Endpoint& endpoint, const Error& error);
 
 // One line when X-Amz-Function-Error is set: the error kind and, if the payload is the
 // runtime's {"errorType","errorMessage"}, those.

@@ -95,12 +95,23 @@ TEST(OutputTest, ExplainsNonLambdaErrors) {
 }
 
 TEST(OutputTest, ExplainsAnUnreachableDaemon) {
-  const std::string line =
-      format_unreachable("/run/ember/ember.sock", Error{ECONNREFUSED, "connect", "/x"});
+  const std::string line = format_unreachable(Endpoint::unix_socket("/run/ember/ember.sock"),
+                                              Error{ECONNREFUSED, "connect", "/x"});
   EXPECT_EQ(line.rfind("ember: cannot reach emberd at /run/ember/ember.sock: Connection refused; "
                        "is emberd running?",
                        0),
             0u);
+  EXPECT_EQ(format_unreachable(Endpoint::tcp("127.0.0.1", 9000),
+                               Error{ECONNREFUSED, "connect", "127.0.0.1:9000"}),
+            "ember: cannot reach emberd at http://127.0.0.1:9000: Connection refused; is emberd "
+            "running with --listen 127.0.0.1:9000?");
+  EXPECT_EQ(format_unreachable(Endpoint::tcp("::1", 9000), Error{ETIMEDOUT, "connect", "x"}),
+            "ember: cannot reach emberd at http://[::1]:9000: Connection timed out; is emberd "
+            "running with --listen [::1]:9000?");
+  EXPECT_EQ(format_unreachable(Endpoint::tcp("vm.invalid", 9000),
+                               make_error("resolve vm.invalid", "Name or service not known")),
+            "ember: cannot reach emberd at http://vm.invalid:9000: resolve vm.invalid: Name or "
+            "service not known");
 }
 
 TEST(OutputTest, SummarizesAFunctionError) {

@@ -168,7 +168,12 @@ void VmInvoker::limit(Environment& env, const FunctionSpec& fn) {
 Result<VmInvoker::ColdStart> VmInvoker::restore(const FunctionSpec& fn) {
   const auto t0 = Clock::now();
   SnapshotSpec spec{snapshot_dir(fn), fn.memory_mb, {}};
-  EMBER_TRY(Lease lease, pool_.acquire(spec));
+  auto acquired = pool_.acquire(spec);
+  if (!acquired.ok() && acquired.error().code == EAGAIN && evict_idle()) {
+    acquired = pool_.acquire(spec);  // warm VMs of any function gave their memory back
+  }
+  if (!acquired.ok()) return acquired.error();
+  Lease lease = std::move(acquired).value();
   ColdStart cold;
   cold.env = std::make_unique<Environment>();
   cold.env->lease.emplace(std::move(lease));
@@ -291,6 +296,9 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
   InvokeOutcome out;
   bool keep = false;
   if (!result.ok()) {
+    std::fprintf(stderr, "emberd: %s: invocation %s ended without a result: %s; ember-vmm stderr:\n%s\n",
+                 fn.name.c_str(), request.request_id.c_str(), result.error().message().c_str(),
+                 env.vm().process().stderr_output(2048).c_str());
     if (result.error().code == ETIMEDOUT) {
       out = function_error(error_payload("Sandbox.Timedout", timed_out_message(request)), "");
       out.duration_ms = fn.timeout_s * 1000.0;
@@ -338,6 +346,15 @@ void VmInvoker::give_back(const FunctionSpec& fn, EnvPtr env) {
   if (stopping_ || state.revision != env->revision) return;  // destroyed on return
   env->last_used = Clock::now();
   state.idle.push_back(std::move(env));
+}
+
+bool VmInvoker::evict_idle() {
+  std::vector<EnvPtr> doomed;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [name, state] : functions_) forget(state, doomed);
+  }
+  return !doomed.empty();
 }
 
 void VmInvoker::retire(const std::string& function_name) {

@@ -75,6 +75,9 @@ class VmInvoker : public Invoker {
   void limit(Environment& env, const FunctionSpec& fn);
   void give_back(const FunctionSpec& fn, EnvPtr env);
   void forget(FunctionState& state, std::vector<EnvPtr>& doomed);
+  // At the memory cap: destroys every warm VM (their memory goes back to the pool's cap);
+  // false when there was none.
+  bool evict_idle();
   void reap_idle();
 
   const InvokerConfig config_;

@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""emberd end to end: real microVMs behind Lambda's REST API (run where KVM works).
+
+Starts emberd on a fresh state directory with a TCP listener, deploys Python, Node.js and
+provided functions and checks what a Lambda user relies on: results and errors, cold then
+warm starts, logs, the timeout, /tmp's size, out-of-memory, concurrency and a restart.
+"""
+import argparse
+import base64
+import concurrent.futures
+import http.client
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import zipfile
+
+ARGS = None
+API = "/2015-03-31/functions"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_zip(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, (text, mode) in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100000 | mode) << 16
+            z.writestr(info, text)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+class Emberd:
+    def __init__(self, state_dir):
+        self.state_dir = state_dir
+        self.port = free_port()
+        self.log = open(os.path.join(state_dir, "emberd.log"), "ab")
+        self.proc = subprocess.Popen(
+            [ARGS.emberd, "--state-dir", state_dir, "--socket", os.path.join(state_dir, "ember.sock"),
+             "--listen", f"127.0.0.1:{self.port}", "--vmm", ARGS.vmm, "--kernel", ARGS.kernel,
+             "--rootfs", ARGS.rootfs, "--initramfs", ARGS.initramfs, "--max-vm-memory-mib", "65536"],
+            stdout=self.log, stderr=self.log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("emberd did not start: " + self.output())
+
+    def output(self):
+        with open(os.path.join(self.state_dir, "emberd.log"), "rb") as f:
+            return f.read().decode(errors="replace")[-6000:]
+
+    def request(self, method, path, body=None, headers=None, timeout=300):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+        conn.request(method, path, body=data, headers=headers or {})
+        r = conn.getresponse()
+        payload = r.read()
+        conn.close()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, payload
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+class EmberdTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.state = tempfile.mkdtemp(prefix="ember-e2e-", dir=os.environ.get("EMBER_E2E_TMP"))
+        cls.d = Emberd(cls.state)
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.d.stop()
+        if code != 0:
+            print(cls.d.output(), file=sys.stderr)
+        if not os.environ.get("EMBER_E2E_TMP"):  # kept for a look when set
+            shutil.rmtree(cls.state, ignore_errors=True)
+
+    def create(self, name, runtime, handler, files, **config):
+        body = {"FunctionName": name, "Runtime": runtime, "Handler": handler,
+                "Role": "arn:aws:iam::000000000000:role/e2e", "Code": {"ZipFile": make_zip(files)}}
+        # One full vCPU (1769 MB) unless a test needs less: at Lambda's 128 MB a function gets
+        # 7 % of a CPU, far too little inside an emulated test host.
+        body["MemorySize"] = 1769
+        body.update(config)
+        status, _, payload = self.d.request("POST", API, body)
+        self.assertEqual(status, 201, payload)
+        return json.loads(payload)
+
+    def invoke(self, name, event, tail=False, timeout=300):
+        headers = {"X-Amz-Log-Type": "Tail"} if tail else {}
+        status, headers, payload = self.d.request("POST", f"{API}/{name}/invocations",
+                                                  json.dumps(event).encode(), headers, timeout)
+        self.assertEqual(status, 200, payload + self.d.output().encode())
+        return headers, json.loads(payload) if payload else None
+
+    def test_python_cold_then_warm_with_logs(self):
+        self.create("py", "python3.11", "app.handler", {"app.py": (
+            "import json, os\n"
+            "print('init ran')\n"
+            "def handler(event, context):\n"
+            "    print('hello from the handler')\n"
+            "    return {'sum': event['a'] + event['b'], 'fn': context.function_name,\n"
+            "            'mem': context.memory_limit_in_mb, 'task': os.environ['LAMBDA_TASK_ROOT'],\n"
+            "            'left': context.get_remaining_time_in_millis() > 0}\n", 0o644)})
+        headers, result = self.invoke("py", {"a": 2, "b": 40}, tail=True)
+        self.assertEqual(result, {"sum": 42, "fn": "py", "mem": "1769", "task": "/var/task",
+                                  "left": True})
+        self.assertIn("start=cold", headers["x-ember-timing"])
+        log = base64.b64decode(headers["x-amz-log-result"]).decode()
+        self.assertIn("START RequestId:", log)
+        self.assertIn("hello from the handler", log)
+        self.assertIn("REPORT RequestId:", log)
+        self.assertIn("Init Duration:", log)
+        headers, result = self.invoke("py", {"a": 1, "b": 1})
+        self.assertEqual(result["sum"], 2)
+        self.assertIn("start=warm", headers["x-ember-timing"])
+
+    def test_python_handler_error(self):
+        self.create("pyerr", "python3.11", "app.handler", {"app.py": (
+            "def handler(event, context):\n    raise ValueError('bad input')\n", 0o644)})
+        headers, result = self.invoke("pyerr", {})
+        self.assertEqual(headers.get("x-amz-function-error"), "Unhandled")
+        self.assertEqual(result["errorType"], "ValueError")
+        self.assertEqual(result["errorMessage"], "bad input")
+        self.assertTrue(result["stackTrace"])
+
+    def test_python_import_error(self):
+        self.create("pyimp", "python3.11", "missing.handler", {"app.py": ("x = 1\n", 0o644)})
+        headers, result = self.invoke("pyimp", {})
+        self.assertEqual(headers.get("x-amz-function-error"), "Unhandled")
+        self.assertEqual(result["errorType"], "Runtime.ImportModuleError")
+
+    def test_node_async_handler(self):
+        self.create("node", "nodejs18.x", "index.handler", {"index.js": (
+            "exports.handler = async (event, context) => ({ doubled: event.n * 2,"
+            " name: context.functionName });\n", 0o644)})
+        _, result = self.invoke("node", {"n": 21})
+        self.assertEqual(result, {"doubled": 42, "name": "node"})
+
+    def test_provided_bootstrap(self):
+        bootstrap = (
+            "#!/usr/bin/python3\n"
+            "import http.client, json, os\n"
+            "api = os.environ['AWS_LAMBDA_RUNTIME_API']\n"
+            "while True:\n"
+            "    c = http.client.HTTPConnection(api)\n"
+            "    c.request('GET', '/2018-06-01/runtime/invocation/next')\n"
+            "    r = c.getresponse(); event = json.loads(r.read())\n"
+            "    rid = r.getheader('Lambda-Runtime-Aws-Request-Id')\n"
+            "    body = json.dumps({'custom': event['word'].upper()})\n"
+            "    c.request('POST', f'/2018-06-01/runtime/invocation/{rid}/response', body)\n"
+            "    c.getresponse().read()\n")
+        self.create("custom", "provided.al2", "ignored", {"bootstrap": (bootstrap, 0o755)})
+        _, result = self.invoke("custom", {"word": "ember"})
+        self.assertEqual(result, {"custom": "EMBER"})
+
+    def test_timeout(self):
+        self.create("slow", "python3.11", "app.handler", {"app.py": (
+            "import time\n"
+            "def handler(event, context):\n"
+            "    time.sleep(event.get('sleep', 0))\n    return 'done'\n", 0o644)}, Timeout=1)
+        self.invoke("slow", {})  # cold start first, so the timed call measures the timeout
+        start = time.monotonic()
+        headers, result = self.invoke("slow", {"sleep": 10})
+        elapsed = time.monotonic() - start
+        self.assertEqual(headers.get("x-amz-function-error"), "Unhandled")
+        self.assertEqual(result["errorType"], "Sandbox.Timedout")
+        self.assertIn("Task timed out after 1.00 seconds", result["errorMessage"])
+        self.assertLess(elapsed, 2.0)
+        _, result = self.invoke("slow", {})  # a fresh environment serves the next call
+        self.assertEqual(result, "done")
+
+    def test_tmp_is_bounded(self):
+        self.create("tmpfill", "python3.11", "app.handler", {"app.py": (
+            "import errno\n"
+            "def handler(event, context):\n"
+            "    n = 0\n"
+            "    try:\n"
+            "        with open('/tmp/fill', 'wb') as f:\n"
+            "            while True:\n"
+            "                f.write(b'x' * (1 << 20)); f.flush(); n += 1\n"
+            "    except OSError as e:\n"
+            "        return {'mib': n, 'errno': e.errno}\n", 0o644)},
+            MemorySize=1769, EphemeralStorage={"Size": 512}, Timeout=300)
+        _, result = self.invoke("tmpfill", {})
+        self.assertEqual(result["errno"], 28)  # ENOSPC
+        self.assertGreaterEqual(result["mib"], 500)
+        self.assertLessEqual(result["mib"], 512)
+
+    def test_out_of_memory_then_healthy(self):
+        self.create("hog", "python3.11", "app.handler", {"app.py": (
+            "def handler(event, context):\n"
+            "    blocks = []\n"
+            "    while True:\n        blocks.append(bytearray(16 << 20))\n", 0o644)},
+            MemorySize=128, Timeout=120)
+        headers, result = self.invoke("hog", {})
+        self.assertEqual(headers.get("x-amz-function-error"), "Unhandled")
+        self.assertIn(result["errorType"], ("Runtime.OutOfMemory", "Runtime.ExitError"))
+        status, _, _ = self.d.request("GET", f"{API}/hog")
+        self.assertEqual(status, 200)
+
+    def test_eight_concurrent_invocations(self):
+        self.create("par", "python3.11", "app.handler", {"app.py": (
+            "import time\n"
+            "def handler(event, context):\n    time.sleep(1)\n    return event['i']\n", 0o644)},
+            MemorySize=512, Timeout=60)
+        self.invoke("par", {"i": -1})
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda i: self.invoke("par", {"i": i})[1], range(8)))
+        self.assertEqual(results, list(range(8)))
+
+    def test_zz_restart_keeps_functions(self):
+        self.create("keep", "python3.11", "app.handler", {"app.py": (
+            "def handler(event, context):\n    return 'kept'\n", 0o644)})
+        self.assertEqual(self.invoke("keep", {})[1], "kept")
+        self.assertEqual(self.d.stop(), 0)
+        type(self).d = Emberd(self.state)
+        status, _, payload = self.d.request("GET", f"{API}/keep")
+        self.assertEqual(status, 200, payload)
+        headers, result = self.invoke("keep", {})
+        self.assertEqual(result, "kept")
+        self.assertIn("start=cold", headers["x-ember-timing"])
+        self.assertIn("restore=", headers["x-ember-timing"])
+
+    def test_bad_requests_get_4xx(self):
+        status, headers, _ = self.d.request("POST", API, b"{not json")
+        self.assertEqual(status // 100, 4)
+        status, headers, _ = self.d.request("POST", f"{API}/nope/invocations", b"{}")
+        self.assertEqual(status, 404)
+        self.assertEqual(headers["x-amzn-errortype"], "ResourceNotFoundException")
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    for flag in ("emberd", "vmm", "kernel", "rootfs", "initramfs"):
+        p.add_argument("--" + flag, required=True)
+    ARGS, rest = p.parse_known_args()
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
