@@ -46,7 +46,7 @@ class Emberd:
     def __init__(self, state_dir):
         self.state_dir = state_dir
         self.port = free_port()
-        self.log = open(os.path.join(state_dir, "emberd.log"), "ab")
+        self.log = open(os.path.join(state_dir, "emberd.log"), "ab")  # closed in stop()
         self.proc = subprocess.Popen(
             [ARGS.emberd, "--state-dir", state_dir, "--socket", os.path.join(state_dir, "ember.sock"),
              "--listen", f"127.0.0.1:{self.port}", "--vmm", ARGS.vmm, "--kernel", ARGS.kernel,
@@ -81,6 +81,8 @@ class Emberd:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+        finally:
+            self.log.close()
 
 
 class EmberdTest(unittest.TestCase):

@@ -1,6 +1,8 @@
 // GuestVm: boots the guest under ember-vmm for end-to-end tests.
 #include "tests/vm/guest_vm.h"
 
+#include "host/vm_control.h"
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -78,35 +80,7 @@ Status GuestVm::connect_agent(std::chrono::milliseconds timeout) {
 
 Result<std::string> GuestVm::control(const std::string& request_json,
                                      std::chrono::milliseconds timeout) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return errno_error("socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", api_sock_.c_str());
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    if (std::chrono::steady_clock::now() > deadline) return errno_error("connect", api_sock_);
-    ::usleep(20'000);
-  }
-  const std::string line = request_json + "\n";
-  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != ssize_t(line.size())) {
-    return errno_error("send", api_sock_);
-  }
-  std::string reply;
-  while (reply.find('\n') == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{fd.get(), POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-      return make_error("control request", "no reply to " + request_json);
-    }
-    char buf[4096];
-    const ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
-    if (n <= 0) return make_error("control request", "connection closed; got '" + reply + "'");
-    reply.append(buf, static_cast<size_t>(n));
-  }
-  reply.resize(reply.find('\n'));
-  return reply;
+  return host::vm_control_request(api_sock_, request_json, timeout);
 }
 
 Result<GuestVm> GuestVm::start(host::VmConfig config, bool api_sock) {

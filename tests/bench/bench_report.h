@@ -1,0 +1,33 @@
+// The benchmark's output: progress lines on stderr, tables and target checks on stdout.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/bench/coldstart_config.h"
+#include "tests/bench/coldstart_paths.h"
+#include "tests/bench/memory_groups.h"
+#include "tests/bench/restore_breakdown.h"
+
+namespace ember::bench {
+
+// "[bench-coldstart] message" on stderr, flushed (the test host's console shows it live).
+void progress(const std::string& message);
+
+struct PathSamples {
+  std::vector<Sample> boot, restore, pool;   // (a), (b), (c)
+  std::vector<RestoreBreakdown> breakdowns;  // one debug-logged restore per run
+};
+
+// Per path and phase: median, min and max over the runs.
+void print_paths(const ColdstartConfig& config, const PathSamples& samples);
+// Each step's median time and share of the median restore, the dominant step, and the last
+// restore's own lines from ember-vmm.
+void print_breakdown(const std::vector<RestoreBreakdown>& breakdowns);
+void print_memory(const MemoryComparison& memory);
+// The targets from the medians (and the memory sums when measured): value, target
+// and PASS or MISS.
+void print_targets(const PathSamples& samples, const std::optional<MemoryComparison>& memory);
+
+}  // namespace ember::bench
