@@ -311,12 +311,19 @@ AgentClient::~AgentClient() {
   if (listener_) ::unlink(ready_socket_path().c_str());
 }
 
-Result<ReadyMsg> AgentClient::wait_ready(Millis timeout) {
+Result<ReadyMsg> AgentClient::wait_ready(Millis timeout, const std::function<Status()>& check) {
   if (!listener_) {
     return make_error("wait for the agent's Ready", "this client has no Ready listener");
   }
   Deadline deadline = deadline_after(timeout);
-  EMBER_CHECK(wait_readable(listener_.get(), deadline, "wait for the agent's Ready"));
+  for (;;) {
+    // Short slices, so that a VMM that already exited is noticed at once.
+    const Deadline slice = std::min(*deadline, Clock::now() + Millis(100));
+    Status readable = wait_readable(listener_.get(), slice, "wait for the agent's Ready");
+    if (readable.ok()) break;
+    if (readable.error().code != ETIMEDOUT || Clock::now() >= *deadline) return readable.error();
+    if (check) EMBER_CHECK(check());
+  }
   UniqueFd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!conn) return errno_error("accept the agent's Ready connection");
   AgentSession ready = AgentSession::adopt(std::move(conn));

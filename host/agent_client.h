@@ -103,7 +103,9 @@ class AgentClient {
 
   // Accepts the agent's connection on the Ready port and reads its Ready message. An error
   // for a client from attach_restored(), which has no Ready listener.
-  Result<ReadyMsg> wait_ready(Millis timeout);
+  // `check`, when given, runs about every 100 ms while waiting; its error ends the wait
+  // (e.g. the VMM exited).
+  Result<ReadyMsg> wait_ready(Millis timeout, const std::function<Status()>& check = {});
 
   // A new session on the agent's exec port (1024) through the VMM's vsock uds.
   Result<AgentSession> connect(Millis timeout = Millis(5000));

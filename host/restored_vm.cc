@@ -10,14 +10,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-Error with_vmm_output(Error error, VmProcess& process) {
-  std::string output = process.stderr_output(4096);
-  while (!output.empty() && output.back() == '\n') output.pop_back();
-  if (!output.empty())
-    error.context +=
-        (error.context.empty() ? "" : "; ") + std::string("ember-vmm stderr:\n") + output;
-  return error;
-}
 
 }  // namespace
 

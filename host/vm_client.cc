@@ -209,4 +209,11 @@ std::string VmProcess::stdout_output(size_t max_bytes) const {
   return read_tail(stdout_fd_, max_bytes);
 }
 
+Error with_vmm_output(Error error, const VmProcess& process) {
+  std::string output = process.stderr_output(4096);
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  if (output.empty()) return error;
+  return make_error(error.message(), "ember-vmm stderr:\n" + output);
+}
+
 }  // namespace ember::host

@@ -84,4 +84,7 @@ class VmProcess {
   UniqueFd stderr_fd_;
 };
 
+// The error with the process's last stderr lines appended ("...: ember-vmm stderr:\n...").
+Error with_vmm_output(Error error, const VmProcess& process);
+
 }  // namespace ember::host

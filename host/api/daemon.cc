@@ -1,6 +1,8 @@
 // run_emberd: the daemon's objects in dependency order, the signal wait and the drain.
 #include "host/api/daemon.h"
 
+#include <filesystem>
+
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -42,7 +44,9 @@ struct Daemon {
 };
 
 Status make_state_dir(const std::string& dir) {
-  // 0700: the database holds functions' environment variables.
+  // 0700: the database holds functions' environment variables. Parents as mkdir -p.
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return errno_error("create", dir);
   return {};
 }

@@ -15,12 +15,6 @@ using std::chrono::seconds;
 
 constexpr milliseconds kControlTimeout = seconds(60);
 
-Error with_vmm_output(Error error, VmProcess& process) {
-  std::string output = process.stderr_output(4096);
-  while (!output.empty() && output.back() == '\n') output.pop_back();
-  if (!output.empty()) error.context += "; ember-vmm stderr:\n" + output;
-  return error;
-}
 
 }  // namespace
 
@@ -41,7 +35,15 @@ Result<std::unique_ptr<BootedVm>> BootedVm::boot(const BootSpec& spec) {
 
   EMBER_TRY(AgentClient client, AgentClient::listen(files.vsock_uds));
   EMBER_TRY(VmProcess process, VmProcess::spawn_command(argv));
-  auto ready = client.wait_ready(spec.ready_timeout);
+  auto vmm_exited = [&]() -> Status {
+    auto exited = process.wait_for(milliseconds(0));
+    if (exited.ok() && exited->has_value()) {
+      return make_error("boot a VM", "ember-vmm exited with code " + std::to_string(**exited) +
+                                         " before the guest's agent was ready");
+    }
+    return {};
+  };
+  auto ready = client.wait_ready(spec.ready_timeout, vmm_exited);
   if (!ready.ok()) return with_vmm_output(ready.error(), process);
   auto session = client.connect();
   if (!session.ok()) return with_vmm_output(session.error(), process);

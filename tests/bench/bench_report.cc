@@ -131,8 +131,8 @@ void print_breakdown(const std::vector<RestoreBreakdown>& breakdowns) {
       dominant.c_str(), 100 * dominant_ms / total.median);
   const Summary help = series([](const RestoreBreakdown& b) { return b.vmm_help_ms; });
   std::printf(
-      "for scale: spawn -> exit of `ember-vmm --help` (exec and start-up, no KVM): median "
-      "%s ms (min %s, max %s)\n",
+      "for scale: spawn -> exit of `ember-vmm --help` just after each (exec and start-up, no "
+      "KVM): median %s ms (min %s, max %s)\n",
       ms(help.median).c_str(), ms(help.min).c_str(), ms(help.max).c_str());
   std::printf("ember-vmm's own lines, last restore:\n");
   for (const std::string& line : last.vmm_lines) std::printf("  %s\n", line.c_str());

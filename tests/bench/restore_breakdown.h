@@ -22,8 +22,8 @@ struct RestoreBreakdown {
   double total_ms = 0;                 // restore-to-ready
   uint32_t connect_tries = 0;          // vsock sessions opened until one was refreshed
   std::vector<std::string> vmm_lines;  // ember-vmm's own timing lines, as printed
-  // For scale, measured just before: spawn -> exit of `ember-vmm --help` (exec, the static
-  // binary's start-up and flag parsing, no KVM).
+  // For scale, measured just after (the VM gone): spawn -> exit of `ember-vmm --help` (exec,
+  // the static binary's start-up and flag parsing, no KVM).
   double vmm_help_ms = 0;
 };
 
@@ -40,10 +40,9 @@ struct VmmRestoreLog {
 // An error unless every kind of line is there.
 Result<VmmRestoreLog> parse_vmm_restore_log(const std::string& output);
 
-// Times `ember-vmm --help` once, then restores spec once as RestoredVm::restore() does (same
-// command line plus
-// `--log-level debug`), opening the agent session and sending Refresh itself so that the
-// connect and the Refresh round trip are timed apart. The VM is destroyed before returning.
+// Restores spec once as RestoredVm::restore() does (same command line plus `--log-level
+// debug`), opening the agent session and sending Refresh itself so that the connect and the
+// Refresh round trip are timed apart. The VM is destroyed, then `ember-vmm --help` is timed.
 Result<RestoreBreakdown> measure_restore_breakdown(const host::SnapshotSpec& spec,
                                                    const host::RestoredVmOptions& options);
 

@@ -8,88 +8,24 @@ warm starts, logs, the timeout, /tmp's size, out-of-memory, concurrency and a re
 import argparse
 import base64
 import concurrent.futures
-import http.client
-import io
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
-import zipfile
+
+from emberd_process import API, Emberd, add_binary_flags, make_zip
 
 ARGS = None
-API = "/2015-03-31/functions"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def make_zip(files):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, (text, mode) in files.items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (0o100000 | mode) << 16
-            z.writestr(info, text)
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-class Emberd:
-    def __init__(self, state_dir):
-        self.state_dir = state_dir
-        self.port = free_port()
-        self.log = open(os.path.join(state_dir, "emberd.log"), "ab")  # closed in stop()
-        self.proc = subprocess.Popen(
-            [ARGS.emberd, "--state-dir", state_dir, "--socket", os.path.join(state_dir, "ember.sock"),
-             "--listen", f"127.0.0.1:{self.port}", "--vmm", ARGS.vmm, "--kernel", ARGS.kernel,
-             "--rootfs", ARGS.rootfs, "--initramfs", ARGS.initramfs, "--max-vm-memory-mib", "65536"],
-            stdout=self.log, stderr=self.log)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("emberd did not start: " + self.output())
-
-    def output(self):
-        with open(os.path.join(self.state_dir, "emberd.log"), "rb") as f:
-            return f.read().decode(errors="replace")[-6000:]
-
-    def request(self, method, path, body=None, headers=None, timeout=300):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers=headers or {})
-        r = conn.getresponse()
-        payload = r.read()
-        conn.close()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, payload
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
-        finally:
-            self.log.close()
 
 
 class EmberdTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.state = tempfile.mkdtemp(prefix="ember-e2e-", dir=os.environ.get("EMBER_E2E_TMP"))
-        cls.d = Emberd(cls.state)
+        cls.d = Emberd(ARGS, cls.state)
 
     @classmethod
     def tearDownClass(cls):
@@ -238,7 +174,7 @@ class EmberdTest(unittest.TestCase):
             "def handler(event, context):\n    return 'kept'\n", 0o644)})
         self.assertEqual(self.invoke("keep", {})[1], "kept")
         self.assertEqual(self.d.stop(), 0)
-        type(self).d = Emberd(self.state)
+        type(self).d = Emberd(ARGS, self.state)
         status, _, payload = self.d.request("GET", f"{API}/keep")
         self.assertEqual(status, 200, payload)
         headers, result = self.invoke("keep", {})
@@ -257,8 +193,7 @@ class EmberdTest(unittest.TestCase):
 def main():
     global ARGS
     p = argparse.ArgumentParser()
-    for flag in ("emberd", "vmm", "kernel", "rootfs", "initramfs"):
-        p.add_argument("--" + flag, required=True)
+    add_binary_flags(p)
     ARGS, rest = p.parse_known_args()
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
 

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""emberd's invoke benchmark (scripts/bench-invoke): the warm round trip of a no-op Python
+handler (client -> emberd -> agent -> handler -> back) over N calls, and cold starts by
+restore against cold starts by boot, all in one run on one emberd.
+"""
+import argparse
+import http.client
+import json
+import statistics
+import sys
+import tempfile
+import time
+
+from emberd_process import API, Emberd, add_binary_flags, make_zip
+
+NOOP = ("def handler(event, context):\n    return None\n", 0o644)
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def timing(headers):
+    """X-Ember-Timing as a dict of floats (ms) plus 'start'."""
+    out = {}
+    for item in headers.get("x-ember-timing", "").split(";"):
+        key, _, value = item.partition("=")
+        out[key.strip()] = value if key.strip() == "start" else float(value or 0)
+    return out
+
+
+def create(d, name, memory):
+    status, _, payload = d.request("POST", API, {
+        "FunctionName": name, "Runtime": "python3.11", "Handler": "app.handler",
+        "Role": "arn:aws:iam::000000000000:role/bench", "MemorySize": memory, "Timeout": 60,
+        "Code": {"ZipFile": make_zip({"app.py": NOOP, "name.txt": (name, 0o644)})}})
+    if status != 201:
+        sys.exit(f"bench-invoke: create {name} failed: {status} {payload!r}")
+
+
+def invoke(d, name):
+    start = time.monotonic()
+    status, headers, payload = d.request("POST", f"{API}/{name}/invocations", b"{}")
+    elapsed = (time.monotonic() - start) * 1000
+    if status != 200 or headers.get("x-amz-function-error"):
+        sys.exit(f"bench-invoke: invoke {name} failed: {status} {payload!r}\n{d.output()}")
+    return elapsed, timing(headers)
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def warm_round_trips(d, calls):
+    """One keep-alive connection, like an SDK client; the first call is the cold start."""
+    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=120)
+    times = []
+    for i in range(calls + 1):
+        start = time.monotonic()
+        conn.request("POST", f"{API}/noop/invocations", b"{}")
+        r = conn.getresponse()
+        r.read()
+        if r.status != 200:
+            sys.exit(f"bench-invoke: warm call {i} failed: {r.status}")
+        if i > 0:
+            times.append((time.monotonic() - start) * 1000)
+        if i and i % 200 == 0:
+            log(f"  {i}/{calls} warm calls")
+    conn.close()
+    return times
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    add_binary_flags(p)
+    p.add_argument("--calls", type=int, default=1000)
+    p.add_argument("--cold-runs", type=int, default=3)
+    p.add_argument("--memory", type=int, default=1769)
+    args = p.parse_args()
+    state = tempfile.mkdtemp(prefix="ember-bench-invoke-")
+    d = Emberd(args, state)
+    try:
+        create(d, "noop", args.memory)
+        log(f"warm round trip: {args.calls} calls of a no-op Python handler")
+        warm = warm_round_trips(d, args.calls)
+
+        boots, restores = [], []
+        for run in range(args.cold_runs):
+            name = f"cold{run}"
+            create(d, name, args.memory)
+            elapsed, t = invoke(d, name)  # a new revision: boot + init + snapshot
+            boots.append((elapsed, t))
+            log(f"  cold by boot {run + 1}/{args.cold_runs}: {elapsed:.1f} ms ({t})")
+        # After a restart no VM is warm or ready: each first call restores the snapshot.
+        if d.stop() != 0:
+            sys.exit("bench-invoke: emberd did not stop cleanly")
+        d = Emberd(args, state)
+        for run in range(args.cold_runs):
+            elapsed, t = invoke(d, f"cold{run}")
+            restores.append((elapsed, t))
+            log(f"  cold by restore {run + 1}/{args.cold_runs}: {elapsed:.1f} ms ({t})")
+    finally:
+        d.stop()
+
+    med_boot = statistics.median(e for e, _ in boots)
+    med_restore = statistics.median(e for e, _ in restores)
+    print(f"warm invoke round trip, {len(warm)} calls: median {statistics.median(warm):.2f} ms, "
+          f"p99 {percentile(warm, 99):.2f} ms, min {min(warm):.2f} ms, max {max(warm):.2f} ms")
+    print(f"cold start by boot + init ({len(boots)} runs): median {med_boot:.0f} ms "
+          f"(boot {statistics.median(t['boot'] for _, t in boots):.0f} ms, "
+          f"init {statistics.median(t['init'] for _, t in boots):.0f} ms)")
+    print(f"cold start by restore ({len(restores)} runs): median {med_restore:.0f} ms "
+          f"(restore {statistics.median(t['restore'] for _, t in restores):.0f} ms)")
+    print(f"ratio restore / boot: {med_restore / med_boot:.3f}")
+
+
+if __name__ == "__main__":
+    main()
