@@ -1,12 +1,13 @@
 """Ember's demo function: greets the caller and says where it ran."""
-import json
 import platform
+import time
 
 GREETING = "Hello"  # computed once, at init: a restored snapshot already has it
 
 
 def handler(event, context):
     name = event.get("name", "world")
+    time.sleep(event.get("sleep_s", 0))  # lets the demo keep this VM busy
     print(f"greeting {name}")
     return {
         "message": f"{GREETING}, {name}!",
