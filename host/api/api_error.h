@@ -2,8 +2,6 @@
 #pragma once
 
 #include <string>
-#include <utility>
-#include <variant>
 
 #include "common/result.h"  // EMBER_TRY and EMBER_CHECK work on ApiResult too
 #include "host/api/http_message.h"
@@ -39,39 +37,9 @@ ApiError constraint_violation(const std::string& field, const std::string& value
 
 HttpResponse error_response(const ApiError& error);
 
+// A value or an ApiError; EMBER_TRY and EMBER_CHECK work on it as on Result.
 template <typename T>
-class [[nodiscard]] ApiResult {
- public:
-  ApiResult(T value) : v_(std::move(value)) {}
-  ApiResult(ApiError error) : v_(std::move(error)) {}
-
-  bool ok() const { return v_.index() == 0; }
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  const ApiError& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, ApiError> v_;
-};
-
-// ApiResult<void>: success, or the error. Works with EMBER_CHECK like Status.
-template <>
-class [[nodiscard]] ApiResult<void> {
- public:
-  ApiResult() = default;
-  ApiResult(ApiError error) : error_(std::move(error)), failed_(true) {}
-  bool ok() const { return !failed_; }
-  const ApiError& error() const { return error_; }
-
- private:
-  ApiError error_;
-  bool failed_ = false;
-};
+using ApiResult = Result<T, ApiError>;
 using ApiStatus = ApiResult<void>;
 
 }  // namespace ember::host
