@@ -25,6 +25,7 @@
 #include "common/unique_fd.h"
 #include "host/store/encoding.h"
 #include "host/cli/http_client.h"
+#include "host/cli/loopback_test_socket.h"
 
 extern char** environ;
 
@@ -60,35 +61,6 @@ UniqueFd listen_unix(const std::string& path) {
       ::listen(fd.get(), 16) != 0) {
     ADD_FAILURE() << "cannot listen on " << path << ": " << std::strerror(errno);
   }
-  return fd;
-}
-
-// A TCP socket bound to an ephemeral port of the loopback address of family (127.0.0.1 or
-// ::1), listening when listen is set; port is 0 when that fails. Bound but not listening,
-// connecting to it is refused (and no one else can take the port meanwhile).
-UniqueFd bind_loopback(int family, bool listen, uint16_t& port) {
-  port = 0;
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_storage address{};
-  socklen_t length;
-  if (family == AF_INET) {
-    auto& v4 = reinterpret_cast<sockaddr_in&>(address);
-    v4.sin_family = AF_INET;
-    v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    length = sizeof v4;
-  } else {
-    auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
-    v6.sin6_family = AF_INET6;
-    v6.sin6_addr = in6addr_loopback;
-    length = sizeof v6;
-  }
-  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-      (listen && ::listen(fd.get(), 16) != 0) ||
-      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return {};
-  }
-  port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in&>(address).sin_port
-                                 : reinterpret_cast<sockaddr_in6&>(address).sin6_port);
   return fd;
 }
 
@@ -219,9 +191,9 @@ class CliEndToEndTest : public ::testing::Test {
   // Serves on a TCP loopback port (127.0.0.1 or ::1); returns the port, 0 when the
   // address family is not available.
   uint16_t serve_tcp(int family, FakeEmberd::Handler handler) {
-    uint16_t port = 0;
-    UniqueFd fd = bind_loopback(family, true, port);
-    if (port != 0) server_ = std::make_unique<FakeEmberd>(std::move(fd), std::move(handler));
+    LoopbackSocket socket = bind_loopback(family, true);
+    const uint16_t port = socket.port;
+    if (port != 0) server_ = std::make_unique<FakeEmberd>(std::move(socket.fd), std::move(handler));
     return port;
   }
 
@@ -559,8 +531,8 @@ TEST_F(CliEndToEndTest, TalksToEmberdOverTcpV6) {
 }
 
 TEST_F(CliEndToEndTest, ExplainsAnUnreachableTcpEndpoint) {
-  uint16_t port = 0;
-  const UniqueFd bound = bind_loopback(AF_INET, false, port);  // bound, not listening
+  const LoopbackSocket bound = bind_loopback(AF_INET, false);  // bound, not listening
+  const uint16_t port = bound.port;
   ASSERT_NE(port, 0) << std::strerror(errno);
   const std::string authority = "127.0.0.1:" + std::to_string(port);
   CliRun run = ember({"list", "--endpoint", "http://" + authority});

@@ -1,5 +1,6 @@
 // Tests for Endpoint: parsing http://HOST:PORT, its names, and connecting (Unix and TCP).
 #include "host/cli/endpoint.h"
+#include "host/cli/loopback_test_socket.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -77,39 +78,6 @@ TEST(EndpointTest, UnixConnectFailureKeepsErrno) {
   EXPECT_EQ(fd.error().code, ENOENT);
   EXPECT_FALSE(connect_endpoint(Endpoint::unix_socket(std::string(200, 'x'))).ok());
   EXPECT_FALSE(connect_endpoint(Endpoint::unix_socket("")).ok());
-}
-
-// A TCP socket on an ephemeral loopback port; listening or only bound (then a connect to
-// it is refused, and no one else can take the port meanwhile).
-struct LoopbackSocket {
-  UniqueFd fd;
-  uint16_t port = 0;
-};
-
-LoopbackSocket bind_loopback(int family, bool listen) {
-  LoopbackSocket s;
-  s.fd.reset(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_storage address{};
-  socklen_t length;
-  if (family == AF_INET) {
-    auto& v4 = reinterpret_cast<sockaddr_in&>(address);
-    v4.sin_family = AF_INET;
-    v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    length = sizeof v4;
-  } else {
-    auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
-    v6.sin6_family = AF_INET6;
-    v6.sin6_addr = in6addr_loopback;
-    length = sizeof v6;
-  }
-  if (!s.fd || ::bind(s.fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-      (listen && ::listen(s.fd.get(), 4) != 0) ||
-      ::getsockname(s.fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return {};
-  }
-  s.port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in&>(address).sin_port
-                                   : reinterpret_cast<sockaddr_in6&>(address).sin6_port);
-  return s;
 }
 
 TEST(EndpointTest, ConnectsOverTcpV4) {

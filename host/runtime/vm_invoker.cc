@@ -20,6 +20,12 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// Layout under <state_dir>/runtime: run/ (VM sockets), snapshots/<function>/<revision>/.
+std::string run_dir(const std::string& state_dir) { return state_dir + "/runtime/run"; }
+std::string function_snapshots(const std::string& state_dir, const std::string& function) {
+  return state_dir + "/runtime/snapshots/" + function;
+}
+
 double ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
@@ -76,7 +82,7 @@ Result<std::unique_ptr<VmInvoker>> VmInvoker::create(const InvokerConfig& config
   EMBER_CHECK(check_readable("guest root image", config.rootfs));
   EMBER_CHECK(check_readable("guest initramfs", config.initramfs));
   std::error_code ec;
-  fs::create_directories(config.state_dir + "/runtime/run", ec);
+  fs::create_directories(run_dir(config.state_dir), ec);
   if (ec) return make_error("microVM invoker", config.state_dir + "/runtime: " + ec.message());
   Status cgroups = VmCgroup::prepare(options.cgroup_root);
   if (!cgroups.ok()) {
@@ -101,7 +107,7 @@ PoolOptions pool_options(const InvokerConfig& config, const VmInvokerOptions& op
 RestoredVmOptions restored_options(const InvokerConfig& config) {
   RestoredVmOptions r;
   r.vmm_path = config.vmm_path;
-  r.run_dir = config.state_dir + "/runtime/run";
+  r.run_dir = run_dir(config.state_dir);
   r.ready_timeout = std::chrono::seconds(60);
   return r;
 }
@@ -119,8 +125,9 @@ VmInvoker::VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool
 
 VmInvoker::~VmInvoker() { shutdown(); }
 
-std::string VmInvoker::snapshot_dir(const FunctionSpec& fn) const {
-  return config_.state_dir + "/runtime/snapshots/" + fn.name + "/" + fn.revision_id;
+std::string VmInvoker::snapshot_dir(const std::string& function,
+                                    const std::string& revision) const {
+  return function_snapshots(config_.state_dir, function) + "/" + revision;
 }
 
 void VmInvoker::forget(FunctionState& state, std::vector<EnvPtr>& doomed) {
@@ -136,7 +143,7 @@ VmInvoker::EnvPtr VmInvoker::take_warm(const FunctionSpec& fn) {
     // Code or configuration changed since: the old VMs and snapshot must not serve.
     forget(state, doomed);
     if (!state.revision.empty()) {
-      pool_.remove(config_.state_dir + "/runtime/snapshots/" + fn.name + "/" + state.revision);
+      pool_.remove(snapshot_dir(fn.name, state.revision));
     }
     state.revision = fn.revision_id;
     state.snapshotting = false;
@@ -167,7 +174,7 @@ void VmInvoker::limit(Environment& env, const FunctionSpec& fn) {
 
 Result<VmInvoker::ColdStart> VmInvoker::restore(const FunctionSpec& fn) {
   const auto t0 = Clock::now();
-  SnapshotSpec spec{snapshot_dir(fn), fn.memory_mb, {}};
+  SnapshotSpec spec{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, {}};
   auto acquired = pool_.acquire(spec);
   if (!acquired.ok() && acquired.error().code == EAGAIN && evict_idle()) {
     acquired = pool_.acquire(spec);  // warm VMs of any function gave their memory back
@@ -194,7 +201,7 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   spec.memory_mb = fn.memory_mb;
   spec.vcpus = vcpus_for_memory(fn.memory_mb);
   spec.tmp_mib = fn.ephemeral_mb;
-  spec.run_dir = config_.state_dir + "/runtime/run";
+  spec.run_dir = run_dir(config_.state_dir);
   const auto t0 = Clock::now();
   EMBER_TRY(std::unique_ptr<BootedVm> vm, BootedVm::boot(spec));
   const auto t1 = Clock::now();
@@ -223,7 +230,7 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
     return cold;
   }
   // The runtime now waits in `next`: this is the state every later cold start restores.
-  Status snap = vm->snapshot(snapshot_dir(fn));
+  Status snap = vm->snapshot(snapshot_dir(fn.name, fn.revision_id));
   if (!snap.ok()) {
     std::fprintf(stderr, "emberd: warning: no snapshot for %s (next cold start boots again): %s\n",
                  fn.name.c_str(), snap.error().message().c_str());
@@ -231,13 +238,13 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   cold.env = std::make_unique<Environment>();
   cold.env->booted = std::move(vm);
   cold.env->revision = fn.revision_id;
-  if (snap.ok()) pool_.ensure({snapshot_dir(fn), fn.memory_mb, {}}, options_.ready_per_function);
+  if (snap.ok()) pool_.ensure({snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, {}}, options_.ready_per_function);
   return cold;
 }
 
 Result<VmInvoker::ColdStart> VmInvoker::cold_start(const InvokeRequest& request) {
   const FunctionSpec& fn = request.fn;
-  const std::string dir = snapshot_dir(fn);
+  const std::string dir = snapshot_dir(fn.name, fn.revision_id);
   {
     std::unique_lock lock(mu_);
     // One boot-and-init per revision; concurrent cold starts wait for its snapshot.
@@ -366,15 +373,14 @@ void VmInvoker::retire(const std::string& function_name) {
     if (it == functions_.end()) return;
     forget(it->second, doomed);
     if (!it->second.revision.empty()) {
-      old_dir = config_.state_dir + "/runtime/snapshots/" + function_name + "/" +
-                it->second.revision;
+      old_dir = snapshot_dir(function_name, it->second.revision);
     }
     functions_.erase(it);
     changed_.notify_all();
   }
   if (!old_dir.empty()) pool_.remove(old_dir);
   std::error_code ec;
-  fs::remove_all(config_.state_dir + "/runtime/snapshots/" + function_name, ec);
+  fs::remove_all(function_snapshots(config_.state_dir, function_name), ec);
 }
 
 void VmInvoker::shutdown() {

@@ -67,7 +67,7 @@ class VmInvoker : public Invoker {
 
   VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool cgroups);
 
-  std::string snapshot_dir(const FunctionSpec& fn) const;
+  std::string snapshot_dir(const std::string& function, const std::string& revision) const;
   EnvPtr take_warm(const FunctionSpec& fn);
   Result<ColdStart> cold_start(const InvokeRequest& request);
   Result<ColdStart> boot_and_init(const InvokeRequest& request);
