@@ -23,7 +23,9 @@
 namespace ember::agent {
 namespace {
 
-constexpr int kReadyRetryMs = 5000;
+// How long Ready is retried. The host may be slow to answer (a loaded or emulated host
+// misses the guest's 2 s vsock connect timeout), and without Ready the VM is useless.
+constexpr int kReadyRetryMs = 60'000;
 // The runtime's cgroup in the guest: its memory.peak is the invocation's Max Memory Used.
 constexpr const char* kRuntimeCgroup = "/sys/fs/cgroup/ember-runtime";
 

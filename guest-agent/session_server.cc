@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -98,6 +99,7 @@ Status send_all(int fd, std::string_view bytes) {
 Status send_ready(const std::function<ReadyMsg()>& make_ready, const std::string& unix_path,
                   int retry_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_ms);
+  std::chrono::milliseconds pause(10);
   for (;;) {
     auto s = connect_ready_socket(unix_path);
     if (s.ok()) {
@@ -106,7 +108,8 @@ Status send_ready(const std::function<ReadyMsg()>& make_ready, const std::string
       return {};
     }
     if (std::chrono::steady_clock::now() >= deadline) return s.error();
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
   }
 }
 

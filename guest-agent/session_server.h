@@ -55,8 +55,9 @@ class SessionServer {
 Status send_all(int fd, std::string_view bytes);
 
 // Connects to the host's Ready port: vsock CID 2 port 1025 when unix_path is empty, else a
-// Unix socket (test mode); retries for up to retry_ms while nobody listens; then sends the
-// Ready that make_ready builds (called once connected, so its timestamps are current).
+// Unix socket (test mode); retries, backing off to 200 ms, for up to retry_ms while nobody
+// listens or answers; then sends the Ready that make_ready builds (called once connected,
+// so its timestamps are current).
 Status send_ready(const std::function<ReadyMsg()>& make_ready, const std::string& unix_path,
                   int retry_ms);
 

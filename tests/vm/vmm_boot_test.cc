@@ -76,7 +76,8 @@ TEST_F(BootedGuest, TmpIsWritable) {
 TEST(GuestLifecycle, ShutdownMakesTheVmmExitZero) {
   auto vm = GuestVm::start({});
   ASSERT_TRUE(vm.ok()) << vm.error().message();
-  ASSERT_TRUE(vm->wait_ready().ok());
+  auto ready = vm->wait_ready();
+  ASSERT_TRUE(ready.ok()) << ready.error().message();
   auto status = vm->agent().shutdown(std::chrono::milliseconds(30'000));
   ASSERT_TRUE(status.ok()) << status.error().message();
   auto code = vm->process().wait_for(std::chrono::milliseconds(60'000));
@@ -106,7 +107,8 @@ TEST(GuestLifecycle, FourVmsAtOnce) {
     vms.push_back(std::move(vm).value());
   }
   for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(vms[i].wait_ready().ok()) << "VM " << i;
+    auto ready = vms[i].wait_ready();
+    ASSERT_TRUE(ready.ok()) << "VM " << i << ": " << ready.error().message();
     auto r = vms[i].run({"sh", "-c", "echo vm-$((20 + " + std::to_string(i) + "))"});
     ASSERT_TRUE(r.ok()) << r.error().message();
     EXPECT_EQ(r->stdout_data, "vm-" + std::to_string(20 + i) + "\n");
