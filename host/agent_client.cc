@@ -11,6 +11,8 @@
 #include <ctime>
 #include <thread>
 
+#include "common/unix_socket.h"
+
 namespace ember::host {
 namespace {
 
@@ -39,15 +41,6 @@ Status wait_readable(int fd, Deadline deadline, const char* what) {
     if (n > 0) return {};
     if (n < 0 && errno != EINTR) return errno_error(what, "poll");
   }
-}
-
-Result<sockaddr_un> unix_address(const std::string& path) {
-  sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path)
-    return make_error("unix socket", "path too long: " + path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
 }
 
 Result<UniqueFd> connect_unix_socket(const std::string& path) {
@@ -261,14 +254,7 @@ Status AgentSession::shutdown(Millis timeout) {
 
 Result<AgentClient> AgentClient::listen(const std::string& vsock_uds) {
   std::string path = vsock_uds + "_" + std::to_string(kAgentReadyPort);
-  EMBER_TRY(sockaddr_un addr, unix_address(path));
-  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!s) return errno_error("socket(AF_UNIX)");
-  ::unlink(path.c_str());
-  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    return errno_error("bind the Ready socket", path);
-  }
-  if (::listen(s.get(), 4) != 0) return errno_error("listen", path);
+  EMBER_TRY(UniqueFd s, listen_unix(path, 4));
   return AgentClient(vsock_uds, std::move(s));
 }
 

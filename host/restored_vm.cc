@@ -6,12 +6,7 @@
 #include <utility>
 
 namespace ember::host {
-namespace {
-
 using std::chrono::milliseconds;
-
-
-}  // namespace
 
 std::vector<std::string> restore_command(const SnapshotSpec& spec, const RestoredVmOptions& options,
                                          const std::string& vsock_uds,
@@ -27,11 +22,27 @@ std::vector<std::string> restore_command(const SnapshotSpec& spec, const Restore
 
 Result<std::unique_ptr<RestoredVm>> RestoredVm::restore(const SnapshotSpec& spec,
                                                         const RestoredVmOptions& options) {
+  if (options.standby) {
+    EMBER_TRY(SpawnedVmm standby, options.standby->take());
+    return restore_on(std::move(standby), spec, options);
+  }
   VmSocketFiles files = VmSocketFiles::fresh(options.run_dir);
   EMBER_TRY(VmProcess process, VmProcess::spawn_command(restore_command(
                                    spec, options, files.vsock_uds, files.api_sock)));
+  return connect(SpawnedVmm{std::move(files), std::move(process)}, spec, options);
+}
+
+Result<std::unique_ptr<RestoredVm>> RestoredVm::restore_on(SpawnedVmm standby,
+                                                           const SnapshotSpec& spec,
+                                                           const RestoredVmOptions& options) {
+  EMBER_CHECK(restore_on_standby(standby, spec.dir, spec.disks, options.ready_timeout));
+  return connect(std::move(standby), spec, options);
+}
+
+Result<std::unique_ptr<RestoredVm>> RestoredVm::connect(SpawnedVmm vmm, const SnapshotSpec& spec,
+                                                        const RestoredVmOptions& options) {
   auto vmm_exited = [&]() -> Status {
-    auto exited = process.wait_for(milliseconds(0));
+    auto exited = vmm.process.wait_for(milliseconds(0));
     if (exited.ok() && exited->has_value()) {
       return make_error("restore " + spec.dir,
                         "ember-vmm exited with code " + std::to_string(**exited));
@@ -39,10 +50,10 @@ Result<std::unique_ptr<RestoredVm>> RestoredVm::restore(const SnapshotSpec& spec
     return {};
   };
   auto session =
-      AgentSession::connect_refreshed(files.vsock_uds, options.ready_timeout, vmm_exited);
-  if (!session.ok()) return with_vmm_output(session.error(), process);
-  return std::unique_ptr<RestoredVm>(
-      new RestoredVm(std::move(files), std::move(process), std::move(session).value()));
+      AgentSession::connect_refreshed(vmm.files.vsock_uds, options.ready_timeout, vmm_exited);
+  if (!session.ok()) return with_vmm_output(session.error(), vmm.process);
+  return std::unique_ptr<RestoredVm>(new RestoredVm(
+      std::move(vmm.files), std::move(vmm.process), std::move(session).value()));
 }
 
 bool RestoredVm::alive() {

@@ -9,6 +9,7 @@
 #include "common/result.h"
 #include "host/agent_client.h"
 #include "host/pool.h"
+#include "host/standby_vmm.h"
 #include "host/vm_client.h"
 #include "host/vm_socket_files.h"
 
@@ -19,6 +20,8 @@ struct RestoredVmOptions {
   std::string run_dir = "/tmp";        // where each VM's vsock and control sockets go
   // Restore, connect and Refresh must be done within this.
   std::chrono::milliseconds ready_timeout{std::chrono::seconds(10)};
+  // When set, restores go to a standby VMM from here instead of a fresh ember-vmm process.
+  std::shared_ptr<StandbyStock> standby;
 };
 
 // The ember-vmm command line that restores spec with the given fresh socket paths.
@@ -28,11 +31,16 @@ std::vector<std::string> restore_command(const SnapshotSpec& spec, const Restore
 class RestoredVm : public PooledVm {
  public:
   // Spawns `ember-vmm --restore DIR --vsock-uds <fresh> --api-sock <fresh> [--disk ...]`,
-  // connects to the agent's exec port and sends Refresh. Fails (with the VMM's stderr) if
+  // or sends the same as a request to a standby VMM from options.standby; then connects to
+  // the agent's exec port and sends Refresh. Fails (with the VMM's stderr) if
   // the VMM exits first or the agent does not acknowledge within options.ready_timeout;
   // nothing is left running or on disk then.
   static Result<std::unique_ptr<RestoredVm>> restore(const SnapshotSpec& spec,
                                                      const RestoredVmOptions& options);
+  // The same on a given standby VMM (options.standby is not used).
+  static Result<std::unique_ptr<RestoredVm>> restore_on(SpawnedVmm standby,
+                                                        const SnapshotSpec& spec,
+                                                        const RestoredVmOptions& options);
 
   // Closes the session, kills (SIGKILL) and reaps the VMM, removes both socket files.
   ~RestoredVm() override = default;
@@ -45,6 +53,9 @@ class RestoredVm : public PooledVm {
   const std::string& api_socket() const { return files_.api_sock; }
 
  private:
+  // Connects to the agent of a VMM that is restoring spec, and sends Refresh.
+  static Result<std::unique_ptr<RestoredVm>> connect(SpawnedVmm vmm, const SnapshotSpec& spec,
+                                                     const RestoredVmOptions& options);
   RestoredVm(VmSocketFiles files, VmProcess process, AgentSession session)
       : files_(std::move(files)), process_(std::move(process)), session_(std::move(session)) {}
 

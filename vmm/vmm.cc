@@ -263,19 +263,24 @@ ExitCode Vmm::run() {
 
 ExitCode run(const VmmConfig& config) {
   set_log_level(config.log_level);
+  if (config.standby) return run_standby(config);
   auto vmm = config.restore_dir.empty() ? Vmm::build(config) : Vmm::restore(config);
   if (!vmm.ok()) {
     log_error(vmm.error().message());
     return ExitCode::kVmmError;
   }
-  const ExitCode code = (*vmm)->run();
-  const std::string& reason = (*vmm)->exit_reason();
+  return run_to_exit(**vmm, config);
+}
+
+ExitCode run_to_exit(Vmm& vmm, const VmmConfig& config) {
+  const ExitCode code = vmm.run();
+  const std::string& reason = vmm.exit_reason();
   switch (code) {
     case ExitCode::kGuestShutdown: log_info("guest shut down: " + reason); break;
     case ExitCode::kGuestCrash: {
       log_error("guest crashed: " + reason);
       if (!config.console) {
-        const std::string out = (*vmm)->serial().recent_output();
+        const std::string out = vmm.serial().recent_output();
         const size_t from = out.size() > kCrashTailBytes ? out.size() - kCrashTailBytes : 0;
         log_error("last guest console output:\n" + out.substr(from));
       }

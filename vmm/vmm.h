@@ -41,9 +41,13 @@ class Vmm final : public ControlTarget {
   // Builds everything; nothing runs yet. Errors name the failing step.
   static Result<std::unique_ptr<Vmm>> build(const VmmConfig& config);
   // Rebuilds the VM saved in config.restore_dir (vmm_restore.cc): checks state.bin and
-  // memory.bin before touching KVM, then restores memory, VM, vCPUs and devices. Nothing
+  // memory.bin before loading anything, then restores memory, VM, vCPUs and devices. Nothing
   // runs yet; with config.start_paused the vCPUs stay parked until a resume.
   static Result<std::unique_ptr<Vmm>> restore(const VmmConfig& config);
+  // The two halves of restore(): KVM and an empty VM (what a standby VMM prepares ahead),
+  // then the snapshot in config.restore_dir with config's overrides. Call load once.
+  static Result<std::unique_ptr<Vmm>> create_for_restore(const VmmConfig& config);
+  Status load_snapshot(const VmmConfig& config);
   ~Vmm() override;
   Vmm(const Vmm&) = delete;
   Vmm& operator=(const Vmm&) = delete;
@@ -118,8 +122,13 @@ class Vmm final : public ControlTarget {
   std::unique_ptr<ControlServer> control_;
 };
 
-// Builds (or, with config.restore_dir, restores) and runs the VM described by `config`,
-// logging the outcome; returns the process exit code.
+// Builds (or, with config.restore_dir, restores; with config.standby, waits for a restore
+// request first) and runs the VM described by `config`, logging the outcome; returns the
+// process exit code.
 ExitCode run(const VmmConfig& config);
+// Runs a built or restored VM to its end and logs the outcome (vmm.cc).
+ExitCode run_to_exit(Vmm& vmm, const VmmConfig& config);
+// ember-vmm --standby (vmm_standby.cc).
+ExitCode run_standby(const VmmConfig& flags);
 
 }  // namespace ember::vmm

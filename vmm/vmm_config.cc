@@ -43,7 +43,13 @@ po::options_description describe_flags() {
        "host socket, --disk PATH[:ro|:rw] (repeated, same count as the snapshot's disks, root "
        "first) replaces the disks in order, and --api-sock and --start-paused apply")
       ("start-paused", po::bool_switch(),
-       "with --restore: keep the vCPUs paused until {\"op\":\"resume\"} on --api-sock");
+       "with --restore: keep the vCPUs paused until {\"op\":\"resume\"} on --api-sock")
+      ("standby", po::bool_switch(),
+       "with --api-sock only: start up and create the KVM VM, then wait for one request "
+       "{\"op\":\"restore\",\"dir\":\"DIR\",\"vsock_uds\":\"PATH\",\"disks\":[...],"
+       "\"start_paused\":false} (the fields after dir are optional and mean what the flags "
+       "of --restore mean); the reply comes once the VM is restored, and the socket then "
+       "takes the usual control requests");
   // clang-format on
   return d;
 }
@@ -82,13 +88,39 @@ Result<ParsedFlags> parse_restore_flags(const po::variables_map& vm, ParsedFlags
   return parsed;
 }
 
+// --standby: the snapshot and its overrides come later, in the restore request.
+Result<ParsedFlags> parse_standby_flags(const po::variables_map& vm, ParsedFlags parsed) {
+  parsed.config.standby = true;
+  if (parsed.config.api_sock.empty()) {
+    return usage_error("--standby needs --api-sock: the restore request arrives there");
+  }
+  for (const char* flag : {"kernel", "initrd", "root", "cmdline", "vsock-cid", "vsock-uds",
+                           "disk", "restore"}) {
+    if (vm.count(flag)) {
+      return usage_error(std::string("--") + flag +
+                         " cannot be combined with --standby (the restore request gives the "
+                         "snapshot and its overrides)");
+    }
+  }
+  for (const char* flag : {"mem-mib", "vcpus", "start-paused"}) {
+    if (!vm[flag].defaulted()) {
+      return usage_error(std::string("--") + flag +
+                         " cannot be combined with --standby (the restore request gives the "
+                         "snapshot and its overrides)");
+    }
+  }
+  parsed.config.console = vm["console"].as<bool>();
+  return parsed;
+}
+
 }  // namespace
 
 std::string usage_text() {
   std::ostringstream out;
   out << "Usage: ember-vmm --kernel vmlinux [options]\n"
       << "       ember-vmm --restore DIR [--vsock-uds PATH] [--disk PATH ...] [--api-sock PATH]\n"
-      << "                 [--start-paused]\n\n"
+      << "                 [--start-paused]\n"
+      << "       ember-vmm --standby --api-sock PATH\n\n"
       << describe_flags() << "\n"
       << "Exit codes: 0 guest shut down (reboot), 1 VMM error, 2 usage error, 3 guest crashed\n"
       << "(kernel panic or triple fault).\n";
@@ -132,6 +164,7 @@ Result<ParsedFlags> parse_flags(int argc, const char* const argv[]) {
   const auto level = parse_log_level(vm["log-level"].as<std::string>());
   if (!level) return usage_error("--log-level must be error, warn, info or debug");
   c.log_level = *level;
+  if (vm["standby"].as<bool>()) return parse_standby_flags(vm, parsed);
   if (vm.count("restore")) return parse_restore_flags(vm, parsed);
   if (c.start_paused) return usage_error("--start-paused needs --restore");
   if (!vm.count("kernel")) return usage_error("--kernel is required");

@@ -47,6 +47,9 @@ struct VmmConfig {
   std::string restore_dir;
   std::vector<std::string> restore_disks;
   bool start_paused = false;
+  // --standby: create the KVM VM, then wait on api_sock for one {"op":"restore",...}
+  // request (vmm_standby.cc), so a restore skips exec and start-up.
+  bool standby = false;
   // When main() started; the "first KVM_RUN after N us" line is measured from here.
   std::chrono::steady_clock::time_point start_time = std::chrono::steady_clock::now();
 };

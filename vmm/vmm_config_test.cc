@@ -140,5 +140,33 @@ TEST(VirtioPlan, CmdlineAnnouncesEveryDeviceInOrder) {
   EXPECT_EQ(line->substr(line->size() - 7), "foo=bar");
 }
 
+TEST(Flags, StandbyNeedsOnlyAnApiSocket) {
+  auto p = parse({"--standby", "--api-sock", "/a.sock", "--log-level", "debug"});
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  EXPECT_TRUE(p->config.standby);
+  EXPECT_EQ(p->config.api_sock, "/a.sock");
+  EXPECT_TRUE(p->config.restore_dir.empty());
+
+  auto missing = parse({"--standby"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("--api-sock"), std::string::npos);
+}
+
+TEST(Flags, StandbyRefusesWhatTheRestoreRequestGives) {
+  for (std::vector<const char*> extra : std::vector<std::vector<const char*>>{
+           {"--kernel", "/k"},
+           {"--restore", "/s"},
+           {"--vsock-uds", "/v"},
+           {"--disk", "/d"},
+           {"--mem-mib", "256"},
+           {"--start-paused"}}) {
+    std::vector<const char*> args = {"--standby", "--api-sock", "/a.sock"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto p = parse(args);
+    ASSERT_FALSE(p.ok()) << extra[0];
+    EXPECT_NE(p.error().message().find(extra[0]), std::string::npos) << p.error().message();
+  }
+}
+
 }  // namespace
 }  // namespace ember::vmm

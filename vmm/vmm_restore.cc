@@ -55,6 +55,22 @@ Result<VmmConfig> restored_config(const VmmConfig& flags, const SnapshotMachine&
 
 Result<std::unique_ptr<Vmm>> Vmm::restore(const VmmConfig& flags) {
   const auto t0 = Clock::now();
+  EMBER_TRY(std::unique_ptr<Vmm> vmm, create_for_restore(flags));
+  if (log_enabled(LogLevel::kDebug)) {
+    log_debug("restore: create VM took " + std::to_string(micros_since(t0)) + " us");
+  }
+  EMBER_CHECK(vmm->load_snapshot(flags));
+  return vmm;
+}
+
+Result<std::unique_ptr<Vmm>> Vmm::create_for_restore(const VmmConfig& flags) {
+  std::unique_ptr<Vmm> vmm(new Vmm(flags));
+  EMBER_CHECK(vmm->create_vm());
+  return vmm;
+}
+
+Status Vmm::load_snapshot(const VmmConfig& flags) {
+  const auto t0 = Clock::now();
   auto t = t0;
   auto lap = [&t](const char* step) {
     if (log_enabled(LogLevel::kDebug)) {
@@ -63,31 +79,28 @@ Result<std::unique_ptr<Vmm>> Vmm::restore(const VmmConfig& flags) {
     }
     t = Clock::now();
   };
-  // Everything that can refuse the snapshot happens before KVM is touched.
+  // Everything that can refuse the snapshot happens before the VM is touched.
   EMBER_TRY(std::vector<uint8_t> payload, read_state_file(flags.restore_dir, kSnapshotVersion));
   EMBER_TRY(SnapshotState state, decode_snapshot(payload));
   EMBER_TRY(UniqueFd memory_fd, open_memory_file(flags.restore_dir, state.machine.mem_mib << 20));
-  EMBER_TRY(VmmConfig config, restored_config(flags, state.machine));
+  EMBER_TRY(config_, restored_config(flags, state.machine));
+  kernel_cmdline_ = state.machine.cmdline;
   lap("read and check state");
 
-  std::unique_ptr<Vmm> vmm(new Vmm(config));
-  vmm->kernel_cmdline_ = state.machine.cmdline;
-  EMBER_CHECK(vmm->create_vm());
-  lap("create VM");
-  EMBER_CHECK(vmm->map_snapshot_memory(memory_fd.get()));
+  EMBER_CHECK(map_snapshot_memory(memory_fd.get()));
   lap("map memory");
-  EMBER_CHECK(vmm->attach_legacy_devices());
-  EMBER_CHECK(vmm->attach_virtio_devices());
+  EMBER_CHECK(attach_legacy_devices());
+  EMBER_CHECK(attach_virtio_devices());
   lap("attach devices");
-  EMBER_CHECK(apply_vm(*vmm->vm_, state.vm));
+  EMBER_CHECK(apply_vm(*vm_, state.vm));
   lap("restore VM state");
-  EMBER_CHECK(vmm->restore_vcpus(state));
+  EMBER_CHECK(restore_vcpus(state));
   lap("create and restore vCPUs");
-  EMBER_CHECK(vmm->restore_devices(state.devices));
+  EMBER_CHECK(restore_devices(state.devices));
   lap("restore devices");
-  EMBER_CHECK(vmm->start_control_socket());
+  EMBER_CHECK(start_control_socket());
   log_info("restored in " + std::to_string(micros_since(t0)) + " us");
-  return vmm;
+  return {};
 }
 
 Status Vmm::map_snapshot_memory(int fd) {

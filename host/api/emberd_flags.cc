@@ -39,6 +39,9 @@ po::options_description describe_flags() {
       ("max-vm-memory-mib", po::value<uint64_t>(),
        "total guest memory for microVMs (default: half of the host's RAM)")
       ("vmm", po::value<std::string>()->default_value("ember-vmm"), "the ember-vmm binary")
+      ("standby-vmms", po::value<uint32_t>()->default_value(2),
+       "ember-vmm processes kept started and waiting (--standby) so that a restore skips "
+       "their exec and start-up (0..64; 0: spawn one per restore)")
       ("kernel", po::value<std::string>()->default_value(""), "guest kernel (vmlinux)")
       ("rootfs", po::value<std::string>()->default_value(""), "guest root image (erofs)")
       ("initramfs", po::value<std::string>()->default_value(""),
@@ -110,6 +113,8 @@ Result<EmberdFlags> parse_emberd_flags(int argc, const char* const argv[]) {
   invoker.max_vm_memory_mib =
       vm.count("max-vm-memory-mib") ? vm["max-vm-memory-mib"].as<uint64_t>() : half_of_ram_mib();
   if (invoker.max_vm_memory_mib < 128) return usage_error("--max-vm-memory-mib must be >= 128");
+  invoker.standby_vmms = vm["standby-vmms"].as<uint32_t>();
+  if (invoker.standby_vmms > 64) return usage_error("--standby-vmms must be 0..64");
   return flags;
 }
 

@@ -49,7 +49,9 @@ TEST(EmberdFlags, EveryFlagReachesTheConfig) {
                       "--drain-timeout-s",
                       "5",
                       "--max-connections",
-                      "8"});
+                      "8",
+                      "--standby-vmms",
+                      "3"});
   ASSERT_TRUE(flags.ok()) << flags.error().message();
   const EmberdConfig& c = flags->config;
   EXPECT_EQ(c.socket_path, "/tmp/e.sock");
@@ -65,6 +67,7 @@ TEST(EmberdFlags, EveryFlagReachesTheConfig) {
   EXPECT_EQ(c.invoker.kernel, "/k/vmlinux");
   EXPECT_EQ(c.invoker.rootfs, "/r.erofs");
   EXPECT_EQ(c.invoker.initramfs, "/i.cpio");
+  EXPECT_EQ(c.invoker.standby_vmms, 3u);
 }
 
 TEST(EmberdFlags, RefusesBadValues) {
@@ -75,6 +78,7 @@ TEST(EmberdFlags, RefusesBadValues) {
   EXPECT_FALSE(parse({"--max-connections", "0"}).ok());
   EXPECT_FALSE(parse({"--socket", ""}).ok());
   EXPECT_FALSE(parse({"--drain-timeout-s", "x"}).ok());
+  EXPECT_FALSE(parse({"--standby-vmms", "65"}).ok());
 }
 
 TEST(EmberdFlags, Help) {

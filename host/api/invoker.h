@@ -89,6 +89,7 @@ struct InvokerConfig {
   std::string rootfs;              // guest root image (erofs)
   std::string initramfs;           // ember-agent as /init
   uint64_t max_vm_memory_mib = 0;  // total guest memory across VMs
+  uint32_t standby_vmms = 0;       // ember-vmm --standby processes kept ready for restores
   std::string region;              // for the environment (AWS_REGION)
 };
 

@@ -109,6 +109,9 @@ RestoredVmOptions restored_options(const InvokerConfig& config) {
   r.vmm_path = config.vmm_path;
   r.run_dir = run_dir(config.state_dir);
   r.ready_timeout = std::chrono::seconds(60);
+  if (config.standby_vmms > 0) {
+    r.standby = std::make_shared<StandbyStock>(config.vmm_path, r.run_dir, config.standby_vmms);
+  }
   return r;
 }
 

@@ -85,7 +85,7 @@ void print_paths(const ColdstartConfig& config, const PathSamples& samples) {
   print_row("      init (InitRuntime -> InitResult)", summarize(samples.boot, &Sample::init_ms));
   print_row("      invoke (Invoke -> InvokeResult)", summarize(samples.boot, &Sample::invoke_ms));
   print_row("(b) restore + invoke", summarize(samples.restore, &Sample::total_ms));
-  print_row("      restore to ready (spawn -> RefreshAck)",
+  print_row("      restore to ready (request -> RefreshAck)",
             summarize(samples.restore, &Sample::ready_ms));
   print_row("      invoke", summarize(samples.restore, &Sample::invoke_ms));
   print_row("      (invoke again on that clone; not counted)",
@@ -106,9 +106,9 @@ void print_breakdown(const std::vector<RestoreBreakdown>& breakdowns) {
   const Summary total = series([](const RestoreBreakdown& b) { return b.total_ms; });
   const Summary tries = series([](const RestoreBreakdown& b) { return b.connect_tries; });
   std::printf(
-      "\nrestore to ready, broken down: %zu further restores (one per run) under `ember-vmm "
-      "--log-level debug`, median %s ms (min %s, max %s); vsock sessions opened until one was "
-      "refreshed: median %.0f (max %.0f)\n",
+      "\nrestore to ready, broken down: %zu further restores (one per run) by a standby "
+      "`ember-vmm --standby --log-level debug`, median %s ms (min %s, max %s); vsock sessions "
+      "opened until one was refreshed: median %.0f (max %.0f)\n",
       breakdowns.size(), ms(total.median).c_str(), ms(total.min).c_str(), ms(total.max).c_str(),
       tries.median, tries.max);
   std::printf("%-56s %10s %10s %10s %7s\n", "step", "median ms", "min ms", "max ms", "share");
@@ -132,7 +132,7 @@ void print_breakdown(const std::vector<RestoreBreakdown>& breakdowns) {
   const Summary help = series([](const RestoreBreakdown& b) { return b.vmm_help_ms; });
   std::printf(
       "for scale: spawn -> exit of `ember-vmm --help` just after each (exec and start-up, no "
-      "KVM): median %s ms (min %s, max %s)\n",
+      "KVM; what a standby VMM spares a restore): median %s ms (min %s, max %s)\n",
       ms(help.median).c_str(), ms(help.min).c_str(), ms(help.max).c_str());
   std::printf("ember-vmm's own lines, last restore:\n");
   for (const std::string& line : last.vmm_lines) std::printf("  %s\n", line.c_str());

@@ -7,6 +7,7 @@
 #include "common/result.h"
 #include "host/pool.h"
 #include "host/restored_vm.h"
+#include "host/standby_vmm.h"
 #include "host/runtime/booted_vm.h"
 #include "tests/bench/bench_function.h"
 #include "tests/bench/coldstart_config.h"
@@ -15,7 +16,9 @@ namespace ember::bench {
 
 // One request -> response through one path, in milliseconds on the host's steady clock.
 struct Sample {
-  double ready_ms = 0;   // (a) spawn -> agent Ready; (b) spawn -> RefreshAck; (c) acquire()
+  // (a) spawn -> agent Ready; (b) restore request to a standby VMM -> RefreshAck;
+  // (c) acquire()
+  double ready_ms = 0;
   double init_ms = 0;    // (a) only: InitRuntime sent -> InitResult received
   double invoke_ms = 0;  // Invoke sent -> InvokeResult received
   double total_ms = 0;   // the request is there -> its response is (all of the above)
@@ -23,6 +26,11 @@ struct Sample {
   // it shows what the first one paid for touching the snapshot's memory.
   double invoke_again_ms = 0;
 };
+
+// An `ember-vmm --standby [extra_args]` that listens on its api socket (so is waiting for
+// its request).
+Result<host::SpawnedVmm> spawn_listening_standby(const std::string& vmm, const std::string& run_dir,
+                                                 const std::vector<std::string>& extra_args = {});
 
 class ColdstartPaths {
  public:
@@ -32,7 +40,8 @@ class ColdstartPaths {
 
   // A VM booted from the kernel, its runtime initialized; fills sample's ready and init.
   Result<std::unique_ptr<host::BootedVm>> boot_and_init(Sample& sample) const;
-  // A clone of the init snapshot, refreshed; fills sample's ready.
+  // A clone of the init snapshot restored by a standby VMM (started and listening first,
+  // untimed, as emberd keeps them), refreshed; fills sample's ready.
   Result<std::unique_ptr<host::RestoredVm>> restore(Sample& sample) const;
   // Invocation n on vm; fills sample's invoke. Fails unless the response echoes n's event.
   Status invoke(host::PooledVm& vm, uint32_t n, Sample& sample) const;

@@ -17,7 +17,7 @@ struct RestoreStep {
 };
 
 struct RestoreBreakdown {
-  // In order, from spawning ember-vmm to the agent's RefreshAck; they add up to total_ms.
+  // In order, from the restore request to the agent's RefreshAck; they add up to total_ms.
   std::vector<RestoreStep> steps;
   double total_ms = 0;                 // restore-to-ready
   uint32_t connect_tries = 0;          // vsock sessions opened until one was refreshed
@@ -40,9 +40,10 @@ struct VmmRestoreLog {
 // An error unless every kind of line is there.
 Result<VmmRestoreLog> parse_vmm_restore_log(const std::string& output);
 
-// Restores spec once as RestoredVm::restore() does (same command line plus `--log-level
-// debug`), opening the agent session and sending Refresh itself so that the connect and the
-// Refresh round trip are timed apart. The VM is destroyed, then `ember-vmm --help` is timed.
+// Restores spec once as emberd does, on a standby VMM (`ember-vmm --standby --log-level
+// debug`, started and listening first, untimed), opening the agent session and sending
+// Refresh itself so that the connect and the Refresh round trip are timed apart. The VM is
+// destroyed, then `ember-vmm --help` is timed.
 Result<RestoreBreakdown> measure_restore_breakdown(const host::SnapshotSpec& spec,
                                                    const host::RestoredVmOptions& options);
 

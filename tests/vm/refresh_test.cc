@@ -7,6 +7,8 @@
 
 #include "host/pool.h"
 #include "host/restored_vm.h"
+#include "host/standby_vmm.h"
+#include "host/vm_control.h"
 #include "tests/vm/guest_vm.h"
 
 namespace ember::test {
@@ -137,6 +139,35 @@ TEST_F(SnapshotClones, PoolHandsOutAWorkingVmAtOnce) {
   EXPECT_EQ(stats.failures, 0u) << stats.last_error;
   lease->release(false);
   ASSERT_TRUE(wait_ready_or_failing(pool, 2)) << pool.stats().snapshots[*dir_].last_error;
+}
+
+TEST_F(SnapshotClones, StandbyVmmRestoresOnRequestAfterABadOne) {
+  ASSERT_NE(dir_, nullptr);
+  const std::string run_dir = "/tmp";
+  auto standby = host::spawn_standby_vmm(GuestArtifacts::find().vmm, run_dir);
+  ASSERT_TRUE(standby.ok()) << standby.error().message();
+  // Any other request is refused, and the standby VMM keeps waiting.
+  auto other = host::vm_control_request(standby->files.api_sock, R"({"op":"stats"})", kRestoreTimeout);
+  ASSERT_TRUE(other.ok()) << other.error().message();
+  EXPECT_NE(other->find("takes only"), std::string::npos) << *other;
+  // A snapshot that does not exist is refused with its path, and that VMM exits.
+  Status bad = host::restore_on_standby(*standby, *dir_ + "-missing", {}, kRestoreTimeout);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("-missing"), std::string::npos) << bad.error().message();
+  auto code = standby->process.wait_for(kRestoreTimeout);
+  ASSERT_TRUE(code.ok() && code->has_value());
+  EXPECT_EQ(**code, 1);
+  // One from a stock restores the real snapshot.
+  host::RestoredVmOptions o = options();
+  o.standby = std::make_shared<host::StandbyStock>(o.vmm_path, run_dir, 1);
+  auto vm = host::RestoredVm::restore(spec(), o);
+  ASSERT_TRUE(vm.ok()) << vm.error().message();
+  auto r = run(**vm, {"sh", "-c", "echo from-standby"});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->stdout_data, "from-standby\n");
+  auto stats = host::vm_control_request((*vm)->api_socket(), R"({"op":"stats"})", kRestoreTimeout);
+  ASSERT_TRUE(stats.ok()) << stats.error().message();
+  EXPECT_NE(stats->find("\"state\":\"running\""), std::string::npos) << *stats;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -31,6 +32,20 @@ class ControlTarget {
   virtual Status snapshot(const std::string& dir) = 0;
   virtual ControlStats stats() const = 0;
 };
+
+// The one request a standby VMM (ember-vmm --standby) takes:
+// {"op":"restore","dir":"DIR","vsock_uds":"PATH","disks":["PATH[:ro|:rw]",...],
+//  "start_paused":false}. Only "dir" is required; the rest mean what --restore's flags mean.
+struct RestoreRequest {
+  std::string dir;
+  std::string vsock_uds;           // empty: the snapshot's
+  std::vector<std::string> disks;  // empty: the snapshot's
+  bool start_paused = false;
+};
+Result<RestoreRequest> parse_restore_request(std::string_view line);
+
+// {"ok":true}, or {"ok":false,"error":"<the error's message>"}.
+std::string control_status_reply(const Status& status);
 
 // Parses one request line (without its newline) and runs it on `target`. Never throws:
 // malformed JSON, a missing or unknown "op" and failures come back as

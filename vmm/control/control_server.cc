@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "common/unix_socket.h"
 #include "vmm/logger.h"
 
 namespace ember::vmm {
@@ -14,20 +15,7 @@ namespace ember::vmm {
 Result<std::unique_ptr<ControlServer>> ControlServer::create(const std::string& path,
                                                              EventLoop& loop,
                                                              ControlTarget& target) {
-  sockaddr_un addr{};
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    return make_error("api socket", "path must be 1.." + std::to_string(sizeof(addr.sun_path) - 1) +
-                                        " bytes: '" + path + "'");
-  }
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return errno_error("socket", "api socket");
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size());
-  ::unlink(path.c_str());
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return errno_error("bind api socket", path);
-  }
-  if (::listen(fd.get(), 16) != 0) return errno_error("listen", path);
+  EMBER_TRY(UniqueFd fd, listen_unix(path, 16, SOCK_NONBLOCK));
   std::unique_ptr<ControlServer> server(new ControlServer(path, loop, target, std::move(fd)));
   ControlServer* self = server.get();
   EMBER_CHECK(loop.add(self->listener_.get(), EPOLLIN, [self](uint32_t) { self->on_accept(); }));

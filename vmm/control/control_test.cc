@@ -142,6 +142,49 @@ TEST(ControlProtocol, InvalidUtf8InADirDoesNotThrow) {
   EXPECT_EQ(r["ok"], false);
 }
 
+TEST(RestoreRequest, CarriesTheSnapshotAndItsOverrides) {
+  auto r = parse_restore_request(
+      R"({"op":"restore","dir":"/s","vsock_uds":"/v","disks":["/a:ro","/b"],"start_paused":true})");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->dir, "/s");
+  EXPECT_EQ(r->vsock_uds, "/v");
+  EXPECT_EQ(r->disks, (std::vector<std::string>{"/a:ro", "/b"}));
+  EXPECT_TRUE(r->start_paused);
+
+  auto minimal = parse_restore_request(R"({"op":"restore","dir":"/s"})");
+  ASSERT_TRUE(minimal.ok()) << minimal.error().message();
+  EXPECT_TRUE(minimal->vsock_uds.empty());
+  EXPECT_TRUE(minimal->disks.empty());
+  EXPECT_FALSE(minimal->start_paused);
+}
+
+TEST(RestoreRequest, BadRequestsNameTheProblem) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"not json", "malformed JSON"},
+      {"[1]", "JSON object"},
+      {R"({"op":"stats"})", "takes only"},
+      {R"({"op":"restore"})", "\"dir\""},
+      {R"({"op":"restore","dir":""})", "\"dir\""},
+      {R"({"op":"restore","dir":"/s","vsock_uds":7})", "\"vsock_uds\""},
+      {R"({"op":"restore","dir":"/s","disks":"/a"})", "\"disks\""},
+      {R"({"op":"restore","dir":"/s","disks":[""]})", "\"disks\""},
+      {R"({"op":"restore","dir":"/s","start_paused":"yes"})", "\"start_paused\""},
+  };
+  for (const auto& [line, expected] : cases) {
+    auto r = parse_restore_request(line);
+    ASSERT_FALSE(r.ok()) << line;
+    EXPECT_NE(r.error().message().find(expected), std::string::npos)
+        << line << " -> " << r.error().message();
+  }
+}
+
+TEST(RestoreRequest, StatusRepliesAreOkOrTheError) {
+  EXPECT_EQ(json::parse(control_status_reply({})), (json{{"ok", true}}));
+  json r = json::parse(control_status_reply(make_error("restore", "no such snapshot")));
+  EXPECT_EQ(r["ok"], false);
+  EXPECT_NE(r["error"].get<std::string>().find("no such snapshot"), std::string::npos);
+}
+
 // The server end to end over a real socket, driven by run_once().
 TEST(ControlServer, AnswersEachLineAndSurvivesGarbage) {
   auto loop = EventLoop::create();

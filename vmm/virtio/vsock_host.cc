@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/unix_socket.h"
 #include "vmm/virtio/vsock.h"
 
 namespace ember::vmm::virtio {
@@ -13,16 +14,6 @@ namespace ember::vmm::virtio {
 namespace {
 
 constexpr size_t kMaxConnectLine = 64;
-
-Result<sockaddr_un> unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    return make_error("vsock unix socket path", "empty or too long: " + path);
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
 
 // "CONNECT <port>" with a decimal u32 port, the newline already removed.
 bool parse_connect(std::string_view line, uint32_t* port) {
@@ -40,14 +31,7 @@ Result<std::unique_ptr<Vsock>> Vsock::create(const VsockConfig& config, EventLoo
   if (config.guest_cid <= kVsockHostCid || config.guest_cid >= 0xffffffff) {
     return make_error("create vsock", "guest CID must be in 3..2^32-2");
   }
-  EMBER_TRY(sockaddr_un addr, unix_address(config.uds_path));
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return errno_error("socket", "vsock listener");
-  ::unlink(config.uds_path.c_str());  // a stale socket from an earlier run
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return errno_error("bind vsock socket", config.uds_path);
-  }
-  if (::listen(fd.get(), 64) != 0) return errno_error("listen", config.uds_path);
+  EMBER_TRY(UniqueFd fd, listen_unix(config.uds_path, 64, SOCK_NONBLOCK));
   std::unique_ptr<Vsock> vsock(new Vsock(config, loop, std::move(fd)));
   Vsock* self = vsock.get();
   EMBER_CHECK(loop.add(self->listener_.get(), EPOLLIN, [self](uint32_t) { self->on_listener(); }));

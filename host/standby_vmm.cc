@@ -1,0 +1,107 @@
+// Standby VMMs: spawning, the restore request, and the background-refilled stock.
+#include "host/standby_vmm.h"
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "host/vm_control.h"
+
+namespace ember::host {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Spawning failed this many times in a row: the refill waits for the next take().
+constexpr int kMaxSpawnFailures = 3;
+
+bool is_running(VmProcess& process) {
+  auto exited = process.wait_for(milliseconds(0));
+  return exited.ok() && !exited->has_value();
+}
+
+}  // namespace
+
+Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::string& run_dir,
+                                     const std::vector<std::string>& extra_args) {
+  VmSocketFiles files = VmSocketFiles::fresh(run_dir);
+  std::vector<std::string> argv = {vmm_path, "--standby", "--api-sock", files.api_sock};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  EMBER_TRY(VmProcess process, VmProcess::spawn_command(argv));
+  return SpawnedVmm{std::move(files), std::move(process)};
+}
+
+Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
+                          const std::vector<std::string>& disks, milliseconds timeout) {
+  nlohmann::json request = {
+      {"op", "restore"}, {"dir", snapshot_dir}, {"vsock_uds", vmm.files.vsock_uds}};
+  if (!disks.empty()) request["disks"] = disks;
+  Status s = vm_control_ok(vmm.files.api_sock, request.dump(), timeout);
+  if (!s.ok()) return with_vmm_output(s.error(), vmm.process);
+  return {};
+}
+
+StandbyStock::StandbyStock(std::string vmm_path, std::string run_dir, size_t target)
+    : vmm_path_(std::move(vmm_path)), run_dir_(std::move(run_dir)), target_(target) {
+  if (target_ > 0) refiller_ = std::thread([this] { refill(); });
+}
+
+StandbyStock::~StandbyStock() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (refiller_.joinable()) refiller_.join();
+}
+
+Result<SpawnedVmm> StandbyStock::take() {
+  std::vector<SpawnedVmm> dead;  // reaped outside the lock
+  {
+    std::lock_guard lock(mu_);
+    spawn_failures_ = 0;
+    while (!stock_.empty()) {
+      SpawnedVmm vmm = std::move(stock_.front());
+      stock_.pop_front();
+      if (is_running(vmm.process)) {
+        wake_.notify_all();
+        return vmm;
+      }
+      dead.push_back(std::move(vmm));
+    }
+  }
+  wake_.notify_all();
+  return spawn_standby_vmm(vmm_path_, run_dir_);
+}
+
+size_t StandbyStock::available() {
+  std::lock_guard lock(mu_);
+  return stock_.size();
+}
+
+void StandbyStock::refill() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [this] {
+      return stopping_ || (stock_.size() < target_ && spawn_failures_ < kMaxSpawnFailures);
+    });
+    if (stopping_) break;
+    lock.unlock();
+    auto spawned = spawn_standby_vmm(vmm_path_, run_dir_);
+    lock.lock();
+    if (!spawned.ok()) {
+      if (++spawn_failures_ == kMaxSpawnFailures) {
+        std::fprintf(stderr, "ember: warning: cannot keep standby VMMs: %s\n",
+                     spawned.error().message().c_str());
+      }
+      continue;
+    }
+    spawn_failures_ = 0;
+    stock_.push_back(std::move(spawned).value());
+  }
+  std::deque<SpawnedVmm> doomed;
+  doomed.swap(stock_);
+  lock.unlock();
+}
+
+}  // namespace ember::host

@@ -1,0 +1,65 @@
+// Standby VMMs: `ember-vmm --standby` processes started ahead of need, so that a restore
+// skips exec, start-up and KVM VM creation (Firecracker's snapshot-load model).
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "host/vm_client.h"
+#include "host/vm_socket_files.h"
+
+namespace ember::host {
+
+// An ember-vmm process and its socket paths. For a standby VMM the api socket takes the
+// restore request, and the vsock path is what the request gives the restored VM.
+struct SpawnedVmm {
+  VmSocketFiles files;  // first, so the files go last, after the VMM
+  VmProcess process;
+};
+
+// Spawns `vmm_path --standby --api-sock <fresh path in run_dir> [extra_args]`.
+Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::string& run_dir,
+                                     const std::vector<std::string>& extra_args = {});
+
+// Sends {"op":"restore",...} for `snapshot_dir` to a standby VMM and waits for its reply:
+// ok once the VM is restored and running, with vmm.files.vsock_uds as its vsock and
+// `disks` (may be empty) replacing the snapshot's. Fails with the VMM's stderr attached.
+Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
+                          const std::vector<std::string>& disks,
+                          std::chrono::milliseconds timeout);
+
+// Keeps up to `target` standby VMMs spawned; a background thread refills after each take.
+// Thread-safe. Destroying it kills the ones not taken.
+class StandbyStock {
+ public:
+  StandbyStock(std::string vmm_path, std::string run_dir, size_t target);
+  ~StandbyStock();
+  StandbyStock(const StandbyStock&) = delete;
+  StandbyStock& operator=(const StandbyStock&) = delete;
+
+  // A running standby VMM from the stock, or a freshly spawned one when none is left.
+  Result<SpawnedVmm> take();
+  // How many are in stock now (for tests and stats).
+  size_t available();
+
+ private:
+  void refill();
+
+  const std::string vmm_path_;
+  const std::string run_dir_;
+  const size_t target_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<SpawnedVmm> stock_;
+  int spawn_failures_ = 0;  // in a row; reset by take()
+  bool stopping_ = false;
+  std::thread refiller_;
+};
+
+}  // namespace ember::host

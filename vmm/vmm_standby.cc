@@ -1,0 +1,101 @@
+// ember-vmm --standby: a VMM started ahead of need. It opens KVM and creates an empty VM,
+// then waits on --api-sock for the one request that names the snapshot to restore; the
+// exec, the start-up and the VM's creation are then off a cold start's critical path
+// (Firecracker's model: a running process, then a snapshot-load API call).
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/unix_socket.h"
+#include "vmm/control/control_protocol.h"
+#include "vmm/logger.h"
+#include "vmm/vmm.h"
+
+namespace ember::vmm {
+namespace {
+
+constexpr size_t kMaxRequestBytes = 64 * 1024;
+
+struct PendingRestore {
+  UniqueFd client;  // the reply goes here
+  RestoreRequest request;
+};
+
+void reply(int fd, const std::string& line) {
+  const std::string out = line + "\n";
+  (void)!::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+}
+
+// One line from a client, without its newline; false when it closed or sent too much.
+bool read_line(int fd, std::string* line) {
+  char c;
+  while (line->size() < kMaxRequestBytes) {
+    const ssize_t n = ::recv(fd, &c, 1, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    if (c == '\n') return true;
+    line->push_back(c);
+  }
+  return false;
+}
+
+// Serves clients one at a time until one sends a well-formed restore request; the others
+// get an error reply, so a bad request does not use up the standby VMM.
+Result<PendingRestore> await_restore_request(const std::string& api_sock) {
+  EMBER_TRY(UniqueFd listener, listen_unix(api_sock, 16));
+  log_info("standby: waiting for a restore request on " + api_sock);
+  for (;;) {
+    UniqueFd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!client) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return errno_error("accept", api_sock);
+    }
+    std::string line;
+    if (!read_line(client.get(), &line)) continue;
+    auto request = parse_restore_request(line);
+    if (!request.ok()) {
+      reply(client.get(), control_status_reply(request.error()));
+      continue;
+    }
+    // The restored VM's control server binds the same path afresh.
+    ::unlink(api_sock.c_str());
+    return PendingRestore{std::move(client), std::move(request).value()};
+  }
+}
+
+}  // namespace
+
+ExitCode run_standby(const VmmConfig& flags) {
+  auto vmm = Vmm::create_for_restore(flags);
+  if (!vmm.ok()) {
+    log_error(vmm.error().message());
+    return ExitCode::kVmmError;
+  }
+  log_debug("standby: created the VM " +
+            std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::steady_clock::now() - flags.start_time)
+                               .count()) +
+            " us after main()");
+  auto pending = await_restore_request(flags.api_sock);
+  if (!pending.ok()) {
+    log_error(pending.error().message());
+    return ExitCode::kVmmError;
+  }
+  VmmConfig config = flags;
+  config.standby = false;
+  config.restore_dir = pending->request.dir;
+  config.vsock_uds = pending->request.vsock_uds;
+  config.restore_disks = pending->request.disks;
+  config.start_paused = pending->request.start_paused;
+  // "first KVM_RUN after N us" then counts from the request, as a restore's latency does.
+  config.start_time = std::chrono::steady_clock::now();
+  Status loaded = (*vmm)->load_snapshot(config);
+  reply(pending->client.get(), control_status_reply(loaded));
+  pending->client.reset();
+  if (!loaded.ok()) {
+    log_error(loaded.error().message());
+    return ExitCode::kVmmError;
+  }
+  return run_to_exit(**vmm, config);
+}
+
+}  // namespace ember::vmm
