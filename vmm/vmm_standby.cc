@@ -25,15 +25,19 @@ void reply(int fd, const std::string& line) {
   (void)!::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
 }
 
-// One line from a client, without its newline; false when it closed or sent too much.
+// One line from a client, without its newline; false when it closed or sent too much. The
+// client waits for the reply, so nothing follows the line.
 bool read_line(int fd, std::string* line) {
-  char c;
+  char buf[4096];
   while (line->size() < kMaxRequestBytes) {
-    const ssize_t n = ::recv(fd, &c, 1, 0);
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
-    if (c == '\n') return true;
-    line->push_back(c);
+    line->append(buf, static_cast<size_t>(n));
+    if (const size_t end = line->find('\n'); end != std::string::npos) {
+      line->resize(end);
+      return true;
+    }
   }
   return false;
 }
