@@ -152,11 +152,7 @@ Result<Lease> VmPool::acquire(const SnapshotSpec& spec) {
   }
 
   if (!make_room(spec.dir, spec.mem_mib, doomed)) {
-    Error error{EAGAIN, "acquire a VM for " + spec.dir,
-                "the pool's memory cap is reached (" + std::to_string(mem_held_) + " of " +
-                    std::to_string(options_.max_mem_mib) + " MiB held by leased and " +
-                    "restoring VMs, " + std::to_string(spec.mem_mib) +
-                    " MiB needed); release VMs or raise max_mem_mib"};
+    Error error = cap_reached("acquire a VM for " + spec.dir, spec.mem_mib);
     lock.unlock();
     return error;
   }
@@ -181,6 +177,36 @@ Result<Lease> VmPool::acquire(const SnapshotSpec& spec) {
   }
   ++e.leased;
   return Lease(this, spec.dir, std::move(vm).value(), spec.mem_mib, false);
+}
+
+Error VmPool::cap_reached(const std::string& what, uint64_t mem_mib) const {
+  return Error{EAGAIN, what,
+               "the pool's memory cap is reached (" + std::to_string(mem_held_) + " of " +
+                   std::to_string(options_.max_mem_mib) + " MiB held by leased, restoring " +
+                   "and booted VMs, " + std::to_string(mem_mib) +
+                   " MiB needed); release VMs or raise max_mem_mib"};
+}
+
+Result<MemoryCharge> VmPool::charge(uint64_t mem_mib) {
+  Doomed doomed;  // destroyed after the lock is released
+  std::lock_guard lock(mu_);
+  if (!make_room("", mem_mib, doomed)) {
+    return cap_reached("count " + std::to_string(mem_mib) + " MiB of guest memory", mem_mib);
+  }
+  mem_held_ += mem_mib;
+  return MemoryCharge(this, mem_mib);
+}
+
+void VmPool::uncharge(uint64_t mem_mib) {
+  {
+    std::lock_guard lock(mu_);
+    mem_held_ -= mem_mib;
+  }
+  wake_.notify_all();  // a refill held back by the cap may go on
+}
+
+MemoryCharge::~MemoryCharge() {
+  if (pool_ != nullptr) pool_->uncharge(mem_mib_);
 }
 
 void VmPool::give_back(const std::string& key, std::unique_ptr<PooledVm> vm, uint64_t mem_mib,

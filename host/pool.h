@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -101,6 +102,23 @@ class Lease {
   bool hit_ = false;
 };
 
+// Guest memory counted against a pool's cap for a VM the pool does not hold (one booted
+// outside it); given back when destroyed.
+class MemoryCharge {
+ public:
+  MemoryCharge(MemoryCharge&& other) noexcept
+      : pool_(std::exchange(other.pool_, nullptr)), mem_mib_(other.mem_mib_) {}
+  MemoryCharge& operator=(MemoryCharge&&) = delete;
+  MemoryCharge(const MemoryCharge&) = delete;
+  ~MemoryCharge();
+
+ private:
+  friend class VmPool;
+  MemoryCharge(VmPool* pool, uint64_t mem_mib) : pool_(pool), mem_mib_(mem_mib) {}
+  VmPool* pool_ = nullptr;
+  uint64_t mem_mib_ = 0;
+};
+
 // Thread-safe. Memory cap: background refill stops at the cap; an acquire() that must
 // restore on demand first destroys ready VMs of other snapshots (least recently acquired
 // first) to make room, and fails at once with EAGAIN when leased and restoring VMs alone
@@ -124,6 +142,11 @@ class VmPool {
   // thread. A snapshot seen first here is kept at options.default_ready from now on.
   Result<Lease> acquire(const SnapshotSpec& spec);
 
+  // Counts mem_mib against the cap for a VM made outside the pool, destroying ready VMs
+  // (least recently acquired snapshot first) to make room; EAGAIN, at once, when leased,
+  // restoring and charged memory alone leave no room.
+  Result<MemoryCharge> charge(uint64_t mem_mib);
+
   // Waits until `count` VMs of dir are ready; false on timeout.
   bool wait_ready(const std::string& dir, size_t count, std::chrono::milliseconds timeout);
 
@@ -131,6 +154,7 @@ class VmPool {
 
  private:
   friend class Lease;
+  friend class MemoryCharge;
   using Clock = std::chrono::steady_clock;
   struct ReadyVm {
     std::unique_ptr<PooledVm> vm;
@@ -142,6 +166,9 @@ class VmPool {
 
   void give_back(const std::string& key, std::unique_ptr<PooledVm> vm, uint64_t mem_mib,
                  bool keep_warm);
+  void uncharge(uint64_t mem_mib);
+  // EAGAIN: the cap is reached and evicting ready VMs would not make room.
+  Error cap_reached(const std::string& what, uint64_t mem_mib) const;
   // Under mu_: moves a ready VM into doomed and uncounts its memory.
   void doom(ReadyVm ready, Doomed& doomed);
   void run_worker();

@@ -210,6 +210,38 @@ TEST_F(PoolTest, OnDemandRestoreEvictsReadyVmsOfOtherSnapshots) {
   EXPECT_EQ(count(&FakeState::destroyed), 1);
 }
 
+TEST_F(PoolTest, ChargedMemoryCountsAgainstTheCapUntilReleased) {
+  auto pool = make_pool(PoolOptions{.default_ready = 0, .max_mem_mib = 256});
+  auto booted = pool->charge(200);  // a VM booted outside the pool
+  ASSERT_TRUE(booted.ok()) << booted.error().message();
+  EXPECT_EQ(pool->stats().mem_mib_held, 200u);
+  auto lease = pool->acquire(a_);
+  ASSERT_FALSE(lease.ok());
+  EXPECT_EQ(lease.error().code, EAGAIN);
+  auto more = pool->charge(100);
+  ASSERT_FALSE(more.ok());
+  EXPECT_EQ(more.error().code, EAGAIN);
+  EXPECT_NE(more.error().message().find("memory cap"), std::string::npos);
+
+  { MemoryCharge gone = std::move(booted).value(); }
+  EXPECT_EQ(pool->stats().mem_mib_held, 0u);
+  lease = pool->acquire(a_);
+  EXPECT_TRUE(lease.ok()) << lease.error().message();
+}
+
+TEST_F(PoolTest, ChargeEvictsReadyVmsToMakeRoom) {
+  auto pool = make_pool(PoolOptions{.max_mem_mib = 256});
+  pool->ensure(a_, 2);
+  ASSERT_TRUE(pool->wait_ready(a_.dir, 2, milliseconds(5000)));
+  auto charge = pool->charge(128);
+  ASSERT_TRUE(charge.ok()) << charge.error().message();
+  EXPECT_EQ(pool->stats().snapshots.at(a_.dir).ready, 1u);
+  EXPECT_EQ(pool->stats().mem_mib_held, 256u);
+  EXPECT_EQ(count(&FakeState::destroyed), 1);
+  std::this_thread::sleep_for(milliseconds(200));  // the cap keeps the refill from replacing it
+  EXPECT_EQ(pool->stats().snapshots.at(a_.dir).ready, 1u);
+}
+
 TEST_F(PoolTest, IdleSnapshotIsReapedAndNotRefilledUntilAcquired) {
   auto pool = make_pool(PoolOptions{.idle_timeout = milliseconds(200)});
   pool->ensure(a_, 2);

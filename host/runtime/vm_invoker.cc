@@ -178,12 +178,7 @@ void VmInvoker::limit(Environment& env, const FunctionSpec& fn) {
 Result<VmInvoker::ColdStart> VmInvoker::restore(const FunctionSpec& fn) {
   const auto t0 = Clock::now();
   SnapshotSpec spec{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, {}};
-  auto acquired = pool_.acquire(spec);
-  if (!acquired.ok() && acquired.error().code == EAGAIN && evict_idle()) {
-    acquired = pool_.acquire(spec);  // warm VMs of any function gave their memory back
-  }
-  if (!acquired.ok()) return acquired.error();
-  Lease lease = std::move(acquired).value();
+  EMBER_TRY(Lease lease, with_room<Lease>([&] { return pool_.acquire(spec); }));
   ColdStart cold;
   cold.env = std::make_unique<Environment>();
   cold.env->lease.emplace(std::move(lease));
@@ -206,6 +201,8 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   spec.tmp_mib = fn.ephemeral_mb;
   spec.run_dir = run_dir(config_.state_dir);
   const auto t0 = Clock::now();
+  EMBER_TRY(MemoryCharge charge,
+            with_room<MemoryCharge>([&] { return pool_.charge(fn.memory_mb); }));
   EMBER_TRY(std::unique_ptr<BootedVm> vm, BootedVm::boot(spec));
   const auto t1 = Clock::now();
 
@@ -239,6 +236,7 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
                  fn.name.c_str(), snap.error().message().c_str());
   }
   cold.env = std::make_unique<Environment>();
+  cold.env->charge.emplace(std::move(charge));
   cold.env->booted = std::move(vm);
   cold.env->revision = fn.revision_id;
   if (snap.ok()) pool_.ensure({snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, {}}, options_.ready_per_function);
@@ -358,13 +356,31 @@ void VmInvoker::give_back(const FunctionSpec& fn, EnvPtr env) {
   state.idle.push_back(std::move(env));
 }
 
-bool VmInvoker::evict_idle() {
-  std::vector<EnvPtr> doomed;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& [name, state] : functions_) forget(state, doomed);
+bool VmInvoker::evict_least_recent_idle() {
+  EnvPtr doomed;  // destroyed after the lock is released
+  std::lock_guard lock(mu_);
+  FunctionState* oldest = nullptr;
+  for (auto& [name, state] : functions_) {
+    // idle is in order of use: its front is the function's least recently used VM.
+    if (state.idle.empty()) continue;
+    if (oldest == nullptr || state.idle.front()->last_used < oldest->idle.front()->last_used) {
+      oldest = &state;
+    }
   }
-  return !doomed.empty();
+  if (oldest == nullptr) return false;
+  doomed = std::move(oldest->idle.front());
+  oldest->idle.erase(oldest->idle.begin());
+  return true;
+}
+
+template <typename T>
+Result<T> VmInvoker::with_room(const std::function<Result<T>()>& attempt) {
+  for (;;) {
+    Result<T> result = attempt();
+    if (result.ok() || result.error().code != EAGAIN || !evict_least_recent_idle()) {
+      return result;
+    }
+  }
 }
 
 void VmInvoker::retire(const std::string& function_name) {

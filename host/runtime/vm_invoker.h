@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,7 @@ class VmInvoker : public Invoker {
   // One VM serving one function revision, one invocation at a time.
   struct Environment {
     std::optional<VmCgroup> cgroup;    // first: removed after the VM is gone
+    std::optional<MemoryCharge> charge;  // a booted VM's memory, counted in pool_'s cap
     std::unique_ptr<BootedVm> booted;  // a boot-and-init cold start, or
     std::optional<Lease> lease;        // a restore from the pool
     std::string revision;
@@ -75,9 +77,13 @@ class VmInvoker : public Invoker {
   void limit(Environment& env, const FunctionSpec& fn);
   void give_back(const FunctionSpec& fn, EnvPtr env);
   void forget(FunctionState& state, std::vector<EnvPtr>& doomed);
-  // At the memory cap: destroys every warm VM (their memory goes back to the pool's cap);
-  // false when there was none.
-  bool evict_idle();
+  // At the memory cap: destroys the least recently used warm VM of any function (its
+  // memory goes back to the pool's cap); false when there was none.
+  bool evict_least_recent_idle();
+  // Runs attempt() (an acquire or a charge on pool_) until it succeeds, fails otherwise
+  // than at the cap, or no warm VM is left to evict.
+  template <typename T>
+  Result<T> with_room(const std::function<Result<T>()>& attempt);
   void reap_idle();
 
   const InvokerConfig config_;
