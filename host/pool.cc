@@ -152,10 +152,12 @@ Result<Lease> VmPool::acquire(const SnapshotSpec& spec) {
   }
 
   if (!make_room(spec.dir, spec.mem_mib, doomed)) {
+    demand_first_until_ = Clock::now() + kDemandFirst;
     Error error = cap_reached("acquire a VM for " + spec.dir, spec.mem_mib);
     lock.unlock();
     return error;
   }
+  demand_first_until_ = {};
   mem_held_ += spec.mem_mib;
   ++e.restoring;
   ++e.counters.misses;
@@ -191,8 +193,10 @@ Result<MemoryCharge> VmPool::charge(uint64_t mem_mib) {
   Doomed doomed;  // destroyed after the lock is released
   std::lock_guard lock(mu_);
   if (!make_room("", mem_mib, doomed)) {
+    demand_first_until_ = Clock::now() + kDemandFirst;
     return cap_reached("count " + std::to_string(mem_mib) + " MiB of guest memory", mem_mib);
   }
+  if (std::exchange(demand_first_until_, {}) != Clock::time_point{}) wake_.notify_all();
   mem_held_ += mem_mib;
   return MemoryCharge(this, mem_mib);
 }
@@ -237,6 +241,9 @@ bool VmPool::wait_ready(const std::string& dir, size_t count, std::chrono::milli
 }
 
 VmPool::Entry* VmPool::pick_refill(Clock::time_point now) {
+  // Memory freed for a refused on-demand request (its caller evicts warm VMs and retries)
+  // must not go to a background refill first.
+  if (now < demand_first_until_) return nullptr;
   Entry* best = nullptr;
   for (auto& [key, e] : entries_) {
     if (e->idle || e->removed || now < e->retry_after) continue;
@@ -302,7 +309,7 @@ void VmPool::run_worker() {
     }
     Entry* e = pick_refill(now);
     if (e == nullptr) {
-      wake_.wait_until(lock, next);
+      wake_.wait_until(lock, now < demand_first_until_ ? std::min(next, demand_first_until_) : next);
       continue;
     }
     const SnapshotSpec spec = e->spec;

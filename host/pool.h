@@ -122,7 +122,10 @@ class MemoryCharge {
 // Thread-safe. Memory cap: background refill stops at the cap; an acquire() that must
 // restore on demand first destroys ready VMs of other snapshots (least recently acquired
 // first) to make room, and fails at once with EAGAIN when leased and restoring VMs alone
-// leave no room: it never waits.
+// leave no room: it never waits. After such a refusal (of an acquire() or a charge()) no
+// refill starts for kDemandFirst or until an acquire() or charge() gets room, so that the
+// memory its caller frees (by evicting warm VMs) and retries for is not taken first by the
+// background.
 class VmPool {
  public:
   VmPool(std::unique_ptr<VmFactory> factory, PoolOptions options);
@@ -188,6 +191,8 @@ class VmPool {
   std::condition_variable changed_;  // wait_ready(): a VM became ready
   std::map<std::string, std::unique_ptr<Entry>> entries_;
   uint64_t mem_held_ = 0;
+  static constexpr std::chrono::seconds kDemandFirst{1};
+  Clock::time_point demand_first_until_{};  // see the class comment
   bool stopping_ = false;
   std::thread worker_;  // last: started once everything above exists
 };

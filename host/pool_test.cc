@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <future>
+#include <optional>
 #include <vector>
 
 namespace ember::host {
@@ -240,6 +241,25 @@ TEST_F(PoolTest, ChargeEvictsReadyVmsToMakeRoom) {
   EXPECT_EQ(count(&FakeState::destroyed), 1);
   std::this_thread::sleep_for(milliseconds(200));  // the cap keeps the refill from replacing it
   EXPECT_EQ(pool->stats().snapshots.at(a_.dir).ready, 1u);
+}
+
+TEST_F(PoolTest, ARefusedDemandHoldsBackTheRefillUntilOneGetsRoom) {
+  // (Or for a second; the test retries well within it.)
+  auto pool = make_pool(PoolOptions{.max_mem_mib = 256});
+  std::optional<MemoryCharge> booted;
+  {
+    auto c = pool->charge(200);
+    ASSERT_TRUE(c.ok());
+    booted.emplace(std::move(c).value());
+  }
+  pool->ensure(a_, 1);  // 200 + 128 > 256: no refill yet
+  ASSERT_FALSE(pool->charge(100).ok());
+  booted.reset();  // room now, but it is the refused caller's to retry for
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(count(&FakeState::restores), 0);
+  auto retried = pool->charge(100);
+  ASSERT_TRUE(retried.ok()) << retried.error().message();
+  EXPECT_TRUE(pool->wait_ready(a_.dir, 1, milliseconds(5000)));  // the refill goes on
 }
 
 TEST_F(PoolTest, IdleSnapshotIsReapedAndNotRefilledUntilAcquired) {

@@ -3,7 +3,8 @@
 
 Starts emberd on a fresh state directory with a TCP listener, deploys Python, Node.js and
 provided functions and checks what a Lambda user relies on: results and errors, cold then
-warm starts, logs, the timeout, /tmp's size, out-of-memory, concurrency and a restart.
+warm starts, logs, the timeout, /tmp's size, out-of-memory, concurrency and a restart;
+then, on a second emberd with room for one VM, the memory cap.
 """
 import argparse
 import base64
@@ -188,6 +189,65 @@ class EmberdTest(unittest.TestCase):
         status, headers, _ = self.d.request("POST", f"{API}/nope/invocations", b"{}")
         self.assertEqual(status, 404)
         self.assertEqual(headers["x-amzn-errortype"], "ResourceNotFoundException")
+
+
+class MemoryCapTest(unittest.TestCase):
+    """emberd with room for one 1769 MB VM: booted, warm and restored VMs share the cap."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.state = tempfile.mkdtemp(prefix="ember-e2e-cap-", dir=os.environ.get("EMBER_E2E_TMP"))
+        cls.d = Emberd(ARGS, cls.state, max_vm_memory_mib=2769)
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.d.stop()
+        if code != 0:
+            print(cls.d.output(), file=sys.stderr)
+        if not os.environ.get("EMBER_E2E_TMP"):
+            shutil.rmtree(cls.state, ignore_errors=True)
+
+    def create(self, name):
+        body = {"FunctionName": name, "Runtime": "python3.11", "Handler": "app.handler",
+                "Role": "arn:aws:iam::000000000000:role/e2e", "MemorySize": 1769, "Timeout": 60,
+                "Code": {"ZipFile": make_zip({"app.py": (
+                    "import time\n"
+                    "def handler(event, context):\n"
+                    "    time.sleep(event.get('sleep', 0))\n"
+                    f"    return '{name}'\n", 0o644)})}}
+        status, _, payload = self.d.request("POST", API, body)
+        self.assertEqual(status, 201, payload)
+
+    def invoke(self, name, event=None):
+        status, headers, payload = self.d.request("POST", f"{API}/{name}/invocations",
+                                                  json.dumps(event or {}).encode())
+        return status, headers, json.loads(payload) if payload else None
+
+    def invoke_ok(self, name, event=None):
+        status, headers, result = self.invoke(name, event)
+        self.assertEqual(status, 200, f"{result} {self.d.output()}")
+        self.assertEqual(result, name)
+        return headers["x-ember-timing"]
+
+    def test_vms_take_turns_least_recently_used_first(self):
+        self.create("cap-a")
+        self.create("cap-b")
+        self.assertIn("start=cold", self.invoke_ok("cap-a"))
+        # cap-a's warm, booted VM holds the only room: it is evicted for cap-b's boot.
+        self.assertIn("start=cold", self.invoke_ok("cap-b"))
+        timing = self.invoke_ok("cap-a")
+        self.assertIn("start=cold", timing)
+        self.assertIn("boot=0.00", timing)  # restored from its snapshot, not booted
+        self.assertIn("start=warm", self.invoke_ok("cap-a"))
+
+        # While cap-a is busy there is no room, and nothing idle to evict: 429.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            busy = pool.submit(self.invoke, "cap-a", {"sleep": 8})
+            time.sleep(2)
+            status, headers, result = self.invoke("cap-b")
+            self.assertEqual(status, 429, result)
+            self.assertEqual(headers["x-amzn-errortype"], "TooManyRequestsException")
+            self.assertEqual(busy.result()[0], 200)
 
 
 def main():
