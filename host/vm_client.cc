@@ -216,4 +216,18 @@ Error with_vmm_output(Error error, const VmProcess& process) {
   return make_error(error.message(), "ember-vmm stderr:\n" + output);
 }
 
+Status run_tool(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  EMBER_TRY(VmProcess tool, VmProcess::spawn_command(argv));
+  EMBER_TRY(std::optional<int> status, tool.wait_for(timeout));
+  if (!status) {
+    return make_error("run " + argv[0], "did not finish within " +
+                                           std::to_string(timeout.count() / 1000) + " s");
+  }
+  if (*status != 0) {
+    return make_error("run " + argv[0],
+                      "exited with " + std::to_string(*status) + ": " + tool.stderr_output(4096));
+  }
+  return {};
+}
+
 }  // namespace ember::host

@@ -84,6 +84,10 @@ class VmProcess {
   UniqueFd stderr_fd_;
 };
 
+// Runs a tool (mkfs and the like) to its end: an error naming it, with its stderr, unless
+// it exits 0 within timeout (it is killed then).
+Status run_tool(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+
 // The error with the process's last stderr lines appended ("...: ember-vmm stderr:\n...").
 Error with_vmm_output(Error error, const VmProcess& process);
 

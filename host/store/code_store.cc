@@ -125,16 +125,9 @@ Result<StoredCode> CodeStore::put(std::string_view zip) {
 
 Status CodeStore::build_image(const std::string& root, const std::string& image) const {
   // Root owns every file; no xattrs; modification times as unpacked.
-  EMBER_TRY(VmProcess mkfs,
-            VmProcess::spawn_command({mkfs_erofs_, "--quiet", "--all-root", "-x-1", image, root}));
-  EMBER_TRY(auto status, mkfs.wait_for(kMkfsTimeout));
-  if (!status) {
-    return make_error("build erofs image", mkfs_erofs_ + " did not finish within 5 minutes");
-  }
-  if (*status != 0) {
-    return make_error("build erofs image", mkfs_erofs_ + " exited with " + std::to_string(*status) +
-                                               ": " + mkfs.stderr_output(4096));
-  }
+  Status built =
+      run_tool({mkfs_erofs_, "--quiet", "--all-root", "-x-1", image, root}, kMkfsTimeout);
+  if (!built.ok()) return make_error("build erofs image", built.error().message());
   if (::chmod(image.c_str(), 0644) != 0) return errno_error("chmod", image);
   return {};
 }

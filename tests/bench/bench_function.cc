@@ -56,12 +56,9 @@ Result<BenchFunction> BenchFunction::create(const std::string& dir, const std::s
   if (ec) return make_error("create " + code, ec.message());
   EMBER_CHECK(write_file(code + "/app.py", kAppPy));
   const std::string image = dir + "/code.erofs";
-  EMBER_TRY(host::VmProcess mkfs, host::VmProcess::spawn_command(
-                                      {mkfs_erofs, "--quiet", "--all-root", "-x-1", image, code}));
-  EMBER_TRY(auto status, mkfs.wait_for(kMkfsTimeout));
-  if (!status || *status != 0) {
-    return make_error("pack the code image", mkfs_erofs + " failed: " + mkfs.stderr_output(4096));
-  }
+  Status packed =
+      host::run_tool({mkfs_erofs, "--quiet", "--all-root", "-x-1", image, code}, kMkfsTimeout);
+  if (!packed.ok()) return make_error("pack the code image", packed.error().message());
   if (::chmod(image.c_str(), 0644) != 0) return errno_error("chmod", image);
   return BenchFunction(image, memory_mb);
 }

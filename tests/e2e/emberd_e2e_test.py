@@ -144,7 +144,7 @@ class EmberdTest(unittest.TestCase):
             "        return {'mib': n, 'errno': e.errno}\n", 0o644)},
             MemorySize=1769, EphemeralStorage={"Size": 512}, Timeout=300)
         _, result = self.invoke("tmpfill", {})
-        self.assertEqual(result["errno"], 28)  # ENOSPC
+        self.assertEqual(result.get("errno"), 28, result)  # ENOSPC
         self.assertGreaterEqual(result["mib"], 500)
         self.assertLessEqual(result["mib"], 512)
 
@@ -153,9 +153,11 @@ class EmberdTest(unittest.TestCase):
             "def handler(event, context):\n"
             "    blocks = []\n"
             "    while True:\n        blocks.append(bytearray(16 << 20))\n", 0o644)},
-            MemorySize=128, Timeout=120)
+            # Near the end the guest thrashes on its page cache before its OOM killer acts,
+            # slowly at 7 % of an emulated CPU: room for that, not a measure of it.
+            MemorySize=128, Timeout=300)
         headers, result = self.invoke("hog", {})
-        self.assertEqual(headers.get("x-amz-function-error"), "Unhandled")
+        self.assertEqual(headers.get("x-amz-function-error"), "Unhandled", result)
         self.assertIn(result["errorType"], ("Runtime.OutOfMemory", "Runtime.ExitError"))
         status, _, _ = self.d.request("GET", f"{API}/hog")
         self.assertEqual(status, 200)
