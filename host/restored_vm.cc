@@ -56,10 +56,7 @@ Result<std::unique_ptr<RestoredVm>> RestoredVm::connect(SpawnedVmm vmm, const Sn
       std::move(vmm.files), std::move(vmm.process), std::move(session).value()));
 }
 
-bool RestoredVm::alive() {
-  auto exited = process_.wait_for(milliseconds(0));
-  return exited.ok() && !exited->has_value();
-}
+bool RestoredVm::alive() { return process_.alive(); }
 
 Result<std::unique_ptr<PooledVm>> RestoredVmFactory::restore(const SnapshotSpec& spec) {
   EMBER_TRY(std::unique_ptr<RestoredVm> vm, RestoredVm::restore(spec, options_));

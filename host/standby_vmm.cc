@@ -15,11 +15,6 @@ using std::chrono::milliseconds;
 // Spawning failed this many times in a row: the refill waits for the next take().
 constexpr int kMaxSpawnFailures = 3;
 
-bool is_running(VmProcess& process) {
-  auto exited = process.wait_for(milliseconds(0));
-  return exited.ok() && !exited->has_value();
-}
-
 }  // namespace
 
 Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::string& run_dir,
@@ -63,7 +58,7 @@ Result<SpawnedVmm> StandbyStock::take() {
     while (!stock_.empty()) {
       SpawnedVmm vmm = std::move(stock_.front());
       stock_.pop_front();
-      if (is_running(vmm.process)) {
+      if (vmm.process.alive()) {
         wake_.notify_all();
         return vmm;
       }

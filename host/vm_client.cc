@@ -216,6 +216,11 @@ Error with_vmm_output(Error error, const VmProcess& process) {
   return make_error(error.message(), "ember-vmm stderr:\n" + output);
 }
 
+bool VmProcess::alive() {
+  auto exited = wait_for(std::chrono::milliseconds(0));
+  return exited.ok() && !exited->has_value();
+}
+
 Status run_tool(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   EMBER_TRY(VmProcess tool, VmProcess::spawn_command(argv));
   EMBER_TRY(std::optional<int> status, tool.wait_for(timeout));

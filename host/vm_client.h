@@ -66,6 +66,8 @@ class VmProcess {
   Result<int> wait();
   // As wait(), but gives std::nullopt if the process is still running after timeout.
   Result<std::optional<int>> wait_for(std::chrono::milliseconds timeout);
+  // Reaps the process if it has exited, without waiting; true while it still runs.
+  bool alive();
   // Sends a signal if the process is still running.
   Status kill(int signal);
 

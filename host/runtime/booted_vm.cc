@@ -51,10 +51,7 @@ Result<std::unique_ptr<BootedVm>> BootedVm::boot(const BootSpec& spec) {
                                                 std::move(process), std::move(session).value()));
 }
 
-bool BootedVm::alive() {
-  auto exited = process_.wait_for(milliseconds(0));
-  return exited.ok() && !exited->has_value();
-}
+bool BootedVm::alive() { return process_.alive(); }
 
 Status BootedVm::snapshot(const std::string& dir) {
   namespace fs = std::filesystem;
