@@ -38,10 +38,15 @@ class ApiTest : public ::testing::Test {
     ASSERT_TRUE(code.ok()) << code.error().message();
     code_.emplace(std::move(code).value());
     logs_.emplace(dir_ + "/logs");
+    auto events = EventQueue::open(dir_ + "/events.db");
+    ASSERT_TRUE(events.ok()) << events.error().message();
+    events_ = std::move(events).value();
     api_ = std::make_unique<LambdaApi>(*functions_, *code_, *logs_, invoker_, options_);
+    api_->accept_events(*events_);
   }
   void close_state() {
     api_.reset();
+    events_.reset();
     logs_.reset();
     code_.reset();
     functions_.reset();
@@ -95,6 +100,7 @@ class ApiTest : public ::testing::Test {
   std::optional<FunctionStore> functions_;
   std::optional<CodeStore> code_;
   std::optional<FunctionLogs> logs_;
+  std::unique_ptr<EventQueue> events_;
   std::unique_ptr<LambdaApi> api_;
 };
 

@@ -12,7 +12,9 @@
 #include <cstdio>
 #include <memory>
 
+#include "host/api/event_invoke_config_api.h"
 #include "host/api/http_server.h"
+#include "host/events/async_dispatcher.h"
 #include "host/api/lambda_api.h"
 #include "host/logs/function_logs.h"
 #include "host/store/code_store.h"
@@ -24,22 +26,59 @@ namespace {
 // After the drain and the invoker's shutdown, connections still open get this long.
 constexpr auto kAfterShutdownGrace = std::chrono::seconds(5);
 
-// Everything the daemon runs on; members are destroyed in reverse order, the server first.
+// What start() opens before the daemon's objects are built on it.
+struct Opened {
+  FunctionStore functions;
+  CodeStore code;
+  std::unique_ptr<Invoker> invoker;
+  std::unique_ptr<EventQueue> events;
+  EventInvokeConfigStore event_configs;
+};
+
+// Everything the daemon runs on; members are destroyed in reverse order, the server first,
+// then the dispatcher (whose workers finish their events), then the APIs and the stores.
 struct Daemon {
-  Daemon(FunctionStore store, CodeStore code_store, std::string logs_dir,
-         std::unique_ptr<Invoker> vm_invoker, const EmberdConfig& config)
-      : functions(std::move(store)),
-        code(std::move(code_store)),
-        logs(std::move(logs_dir)),
-        invoker(std::move(vm_invoker)),
+  Daemon(Opened opened, const EmberdConfig& config)
+      : functions(std::move(opened.functions)),
+        code(std::move(opened.code)),
+        logs(config.state_dir + "/logs"),
+        invoker(std::move(opened.invoker)),
+        events(std::move(opened.events)),
+        event_configs(std::move(opened.event_configs)),
         api(functions, code, logs, *invoker, LambdaApiOptions{.region = config.region}),
-        server(api, HttpServerOptions{.max_connections = config.max_connections}) {}
+        event_config_api(functions, event_configs, config.region),
+        dispatcher(*events, functions, event_configs, api.runner(), logs,
+                   AsyncDispatcherOptions{
+                       .workers = config.async_workers,
+                       .function_error_delay_ms =
+                           std::chrono::milliseconds(config.async_retry_delay).count()}),
+        server(api, HttpServerOptions{.max_connections = config.max_connections}) {
+    api.accept_events(*events);
+    event_config_api.add_routes(api.router());
+    api.on_function_deleted([this](const std::string& name) { forget_function(name); });
+  }
+
+  // What belonged to a deleted function goes with it.
+  void forget_function(const std::string& name) {
+    auto dropped = events->drop_function(name);
+    if (!dropped.ok()) {
+      std::fprintf(stderr, "emberd: %s\n", dropped.error().message().c_str());
+    } else if (dropped.value() > 0) {
+      std::fprintf(stderr, "emberd: dropped %zu queued events of deleted function %s\n",
+                   dropped.value(), name.c_str());
+    }
+    (void)event_configs.remove(name);
+  }
 
   FunctionStore functions;
   CodeStore code;
   FunctionLogs logs;
   std::unique_ptr<Invoker> invoker;
+  std::unique_ptr<EventQueue> events;
+  EventInvokeConfigStore event_configs;
   LambdaApi api;
+  EventInvokeConfigApi event_config_api;
+  AsyncDispatcher dispatcher;
   HttpServer server;
 };
 
@@ -58,6 +97,9 @@ Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
   EMBER_TRY(auto in_use, functions.code_in_use());
   EMBER_CHECK(code.collect_garbage(in_use));
   EMBER_TRY(std::unique_ptr<Invoker> invoker, make_vm_invoker(config.invoker));
+  EMBER_TRY(std::unique_ptr<EventQueue> events, EventQueue::open(config.state_dir + "/events.db"));
+  EMBER_TRY(EventInvokeConfigStore event_configs,
+            EventInvokeConfigStore::open(config.state_dir + "/functions.db"));
 
   std::vector<Listener> listeners;
   EMBER_TRY(Listener unix_listener, Listener::unix_socket(config.socket_path, 0660));
@@ -71,8 +113,10 @@ Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
     described += (described.empty() ? "" : " and ") + listener.description();
   }
 
-  auto daemon = std::make_unique<Daemon>(std::move(functions), std::move(code),
-                                         config.state_dir + "/logs", std::move(invoker), config);
+  auto daemon = std::make_unique<Daemon>(
+      Opened{std::move(functions), std::move(code), std::move(invoker), std::move(events),
+             std::move(event_configs)},
+      config);
   EMBER_CHECK(daemon->server.start(std::move(listeners)));
   std::fprintf(stderr, "emberd: serving the Lambda API on %s (state in %s, region %s)\n",
                described.c_str(), config.state_dir.c_str(), config.region.c_str());
@@ -110,6 +154,7 @@ EmberdExit run_emberd(const EmberdConfig& config) {
     std::fprintf(stderr, "emberd: %zu connections still busy; shutting the invoker down\n",
                  daemon->server.open_connections());
   }
+  daemon->dispatcher.stop();  // events not finished stay queued for the next start
   daemon->invoker->shutdown();
   if (!drained && !daemon->server.wait_idle(kAfterShutdownGrace)) {
     // Their threads still use the daemon's objects: leave them allocated and exit.

@@ -1,7 +1,9 @@
-// Ember's own routes: a function's log by offset (for `ember logs --follow`) and code download.
+// Ember's own routes: a function's log by offset (for `ember logs --follow`), code download
+// and the function's async queue (for `ember queue`).
 #include <cerrno>
 
 #include "host/api/lambda_api.h"
+#include "host/api/lambda_json.h"
 
 namespace ember::host {
 
@@ -46,6 +48,32 @@ HttpResponse LambdaApi::download_code(const HttpRequest&, const Params& params) 
   response.body = std::move(zip).value();
   response.set_header("Content-Type", "application/zip");
   return response;
+}
+
+HttpResponse LambdaApi::async_status(const HttpRequest& request, const Params& params) {
+  auto record = find_function(request, params);
+  if (!record.ok()) return error_response(record.error());
+  if (events_ == nullptr) return error_response(service_error("This emberd has no event queue"));
+  const int64_t now = unix_now_ms();
+  auto stats = events_->stats(record->name, now);
+  if (!stats.ok()) return error_response(internal_error("read async queue", stats.error()));
+  auto history = events_->history(record->name, EventQueue::kHistoryPerFunction);
+  if (!history.ok()) return error_response(internal_error("read async history", history.error()));
+  nlohmann::json recent = nlohmann::json::array();
+  for (const EventHistoryEntry& entry : history.value()) {
+    recent.push_back({{"RequestId", entry.request_id},
+                      {"Fate", event_fate_name(entry.fate)},
+                      {"Attempts", entry.attempts},
+                      {"Accepted", lambda_timestamp(entry.accepted_ms)},
+                      {"Finished", lambda_timestamp(entry.finished_ms)},
+                      {"Detail", entry.detail}});
+  }
+  return json_response(200, {{"FunctionName", record->name},
+                             {"Depth", stats->depth},
+                             {"OldestAgeMs", stats->oldest_age_ms},
+                             {"InFlight", stats->in_flight},
+                             {"WaitingRetry", stats->waiting_retry},
+                             {"Recent", recent}});
 }
 
 }  // namespace ember::host

@@ -49,7 +49,12 @@ po::options_description describe_flags() {
       ("drain-timeout-s", po::value<uint32_t>()->default_value(30),
        "on SIGTERM/SIGINT, how long in-flight requests may take to finish (0..3600)")
       ("max-connections", po::value<size_t>()->default_value(256),
-       "connections served at once (1..65536); more wait in the listen backlog");
+       "connections served at once (1..65536); more wait in the listen backlog")
+      ("async-retry-delay-seconds", po::value<uint32_t>()->default_value(60),
+       "the wait before an Event invocation's first retry after a function error; the second "
+       "waits twice as long (1..3600; Lambda: 60)")
+      ("async-workers", po::value<uint32_t>()->default_value(4),
+       "Event invocations run at once (1..256), each still waiting for VM capacity");
   // clang-format on
   return d;
 }
@@ -101,6 +106,16 @@ Result<EmberdFlags> parse_emberd_flags(int argc, const char* const argv[]) {
   c.max_connections = vm["max-connections"].as<size_t>();
   if (c.max_connections < 1 || c.max_connections > 65536) {
     return usage_error("--max-connections must be 1..65536");
+  }
+
+  const uint32_t retry_delay = vm["async-retry-delay-seconds"].as<uint32_t>();
+  if (retry_delay < 1 || retry_delay > 3600) {
+    return usage_error("--async-retry-delay-seconds must be 1..3600");
+  }
+  c.async_retry_delay = std::chrono::seconds(retry_delay);
+  c.async_workers = vm["async-workers"].as<uint32_t>();
+  if (c.async_workers < 1 || c.async_workers > 256) {
+    return usage_error("--async-workers must be 1..256");
   }
 
   InvokerConfig& invoker = c.invoker;

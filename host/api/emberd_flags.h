@@ -24,6 +24,8 @@ struct EmberdConfig {
   std::string region = "us-east-1";
   std::chrono::seconds drain_timeout{30};
   size_t max_connections = 256;
+  std::chrono::seconds async_retry_delay{60};  // before the first retry after a function error
+  uint32_t async_workers = 4;                  // Event invocations run at once
   InvokerConfig invoker;  // state_dir and region copied from above
 };
 

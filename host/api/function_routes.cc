@@ -142,6 +142,7 @@ HttpResponse LambdaApi::delete_function(const HttpRequest& request, const Params
     return error_response(internal_error("delete function " + name.value(), removed.error()));
   }
   invoker_.retire(name.value());
+  for (const auto& hook : deletion_hooks_) hook(name.value());
   drop_code_if_unused(removed->code_sha256_hex);
   if (auto logs = logs_.remove(name.value()); !logs.ok()) {
     std::fprintf(stderr, "emberd: %s\n", logs.error().message().c_str());

@@ -162,7 +162,18 @@ ApiStatus validate_configuration(const FunctionRecord& r) {
     return constraint_violation("tracingConfig.mode", r.tracing_mode,
                                 "Member must satisfy enum value set: [Active, PassThrough]");
   }
+  EMBER_CHECK(check_function_target(r.dead_letter_arn, "DeadLetterConfig.TargetArn"));
   return check_environment(r.environment);
+}
+
+ApiStatus check_function_target(const std::string& arn, const std::string& what) {
+  static const std::regex function_arn_pattern(
+      "arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\\d{12}:function:[a-zA-Z0-9_-]{1,64}(:\\$LATEST)?");
+  if (arn.empty() || std::regex_match(arn, function_arn_pattern)) return {};
+  return invalid_parameter("The " + what + " " + arn +
+                           " is not supported: Ember delivers events to Ember functions only; "
+                           "give a function ARN such as arn:aws:lambda:us-east-1:000000000000:"
+                           "function:my-function");
 }
 
 }  // namespace ember::host

@@ -28,6 +28,11 @@ std::string function_arn(const std::string& region, const std::string& name);
 // "Function not found: <arn>", 404.
 ApiError function_not_found(const std::string& region, const std::string& name);
 
+// A function ARN given as a target of events (a destination or a dead-letter target):
+// "" means none; anything but an Ember function's ARN (arn:aws:lambda:<region>:<account>:
+// function:<name>) is InvalidParameterValueException naming `what` and the ARN.
+ApiStatus check_function_target(const std::string& arn, const std::string& what);
+
 // Checks every configuration value of a function about to be stored: runtime, handler,
 // role, description, memory, timeout, ephemeral storage, environment, tracing mode.
 ApiStatus validate_configuration(const FunctionRecord& record);

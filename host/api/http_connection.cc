@@ -3,6 +3,8 @@
 
 #include <poll.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <boost/beast/core/flat_buffer.hpp>
@@ -32,10 +34,29 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-HttpRequest to_request(http::request<http::string_body>&& message) {
+// The connection's peer IP address, "" when it is not an IP socket.
+std::string peer_address(int fd) {
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return "";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (peer.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, text, sizeof text);
+  } else if (peer.ss_family == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, text, sizeof text);
+  }
+  return text;
+}
+
+HttpRequest to_request(http::request<http::string_body>&& message, const std::string& peer) {
   HttpRequest request;
   request.method = std::string(message.method_string());
   split_target(message.target(), request.path, request.query);
+  const std::string_view target = message.target();
+  if (const size_t mark = target.find('?'); mark != std::string_view::npos) {
+    request.raw_query = std::string(target.substr(mark + 1));
+  }
+  request.peer_address = peer;
   for (const auto& field : message) {
     std::string& value = request.headers[lower(field.name_string())];
     value += (value.empty() ? "" : ",") + std::string(field.value());
@@ -91,6 +112,7 @@ void close_gently(int fd) {
 
 void HttpServer::serve(UniqueFd connection) {
   FdStream stream(connection.get(), options_.io_timeout);
+  const std::string peer = peer_address(connection.get());
   boost::beast::flat_buffer buffer;
   while (true) {
     if (buffer.size() == 0 && !wait_for_request(connection.get())) return;
@@ -153,7 +175,7 @@ void HttpServer::serve(UniqueFd connection) {
     if (ec) return;
 
     const bool keep_alive = parser.get().keep_alive();
-    const HttpResponse response = handler_.handle(to_request(parser.release()));
+    const HttpResponse response = handler_.handle(to_request(parser.release(), peer));
     const bool keep_open = keep_alive && !stopping_;
     if (!write_response(stream, response, version, keep_open)) return;
     if (!keep_open) return close_gently(connection.get());

@@ -14,8 +14,10 @@ struct HttpRequest {
   std::string method;                          // "GET", "POST", ...
   std::string path;                            // as sent (still percent-encoded), without the query
   std::map<std::string, std::string> query;    // decoded names and values
+  std::string raw_query;                       // the query as sent, without the '?'
   std::map<std::string, std::string> headers;  // names in lower case
   std::string body;
+  std::string peer_address;  // the client's IP address over TCP, "" over the Unix socket
   std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
 
   // The header's value, "" when absent; name in any case.

@@ -121,10 +121,16 @@ TEST_F(InvokeTest, InvocationTypes) {
   const HttpResponse dry = invoke("{}", {{"X-Amz-Invocation-Type", "DryRun"}});
   EXPECT_EQ(dry.status, 204);
   EXPECT_TRUE(invoker_.seen().empty());
-  const HttpResponse event = invoke("{}", {{"X-Amz-Invocation-Type", "Event"}});
-  EXPECT_EQ(error_of(event), "400 InvalidParameterValueException");
-  EXPECT_NE(json_of(event)["Message"].get<std::string>().find("not supported by Ember yet"),
-            std::string::npos);
+  const HttpResponse event = invoke("{\"n\": 1}", {{"X-Amz-Invocation-Type", "Event"}});
+  EXPECT_EQ(event.status, 202);
+  EXPECT_EQ(event.body, "");
+  EXPECT_TRUE(invoker_.seen().empty());  // queued, not run by the route
+  auto queued = events_->claim(unix_now_ms() + 1000, 10);
+  ASSERT_TRUE(queued.ok());
+  ASSERT_EQ(queued->size(), 1u);
+  EXPECT_EQ(queued->front().request_id, event.header("x-amzn-RequestId"));
+  EXPECT_EQ(queued->front().payload, "{\"n\": 1}");
+  EXPECT_EQ(queued->front().source, "invoke");
   EXPECT_EQ(error_of(invoke("{}", {{"X-Amz-Invocation-Type", "Later"}})),
             "400 ValidationException");
   EXPECT_EQ(error_of(invoke("{}", {{"X-Amz-Log-Type", "All"}})), "400 ValidationException");
@@ -139,6 +145,19 @@ TEST_F(InvokeTest, PayloadMustBeJsonAndAtMost6Mb) {
   EXPECT_EQ(json_of(too_big)["message"],
             "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
   EXPECT_TRUE(invoker_.seen().empty());
+}
+
+TEST_F(InvokeTest, EventPayloadsAreAtMost1Mb) {
+  const std::string big = "\"" + std::string(1024 * 1024, 'x') + "\"";
+  const HttpResponse too_big = invoke(big, {{"X-Amz-Invocation-Type", "Event"}});
+  EXPECT_EQ(error_of(too_big), "413 RequestTooLargeException");
+  EXPECT_EQ(json_of(too_big)["message"],
+            "Request must be smaller than 1048576 bytes for the InvokeFunction operation");
+  EXPECT_EQ(error_of(invoke("nope", {{"X-Amz-Invocation-Type", "Event"}})),
+            "400 InvalidRequestContentException");
+  auto queued = events_->claim(unix_now_ms() + 1000, 10);
+  ASSERT_TRUE(queued.ok());
+  EXPECT_TRUE(queued->empty());  // nothing refused was queued
 }
 
 TEST_F(InvokeTest, QualifiedNamesInvokeLatestOnly) {

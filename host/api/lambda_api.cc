@@ -42,7 +42,12 @@ std::string ember_timing_header(const InvokeTiming& t) {
 
 LambdaApi::LambdaApi(FunctionStore& functions, CodeStore& code, FunctionLogs& logs,
                      Invoker& invoker, LambdaApiOptions options)
-    : functions_(functions), code_(code), logs_(logs), invoker_(invoker), options_(options) {
+    : functions_(functions),
+      code_(code),
+      logs_(logs),
+      invoker_(invoker),
+      options_(options),
+      runner_(code, logs, invoker, options.region) {
   auto route = [this](HttpResponse (LambdaApi::*method)(const HttpRequest&, const Params&)) {
     return [this, method](const HttpRequest& request, const Params& params) {
       return (this->*method)(request, params);
@@ -61,10 +66,12 @@ LambdaApi::LambdaApi(FunctionStore& functions, CodeStore& code, FunctionLogs& lo
   router_.add("POST", functions_path + "/{name}/invocations", route(&LambdaApi::invoke));
   router_.add("GET", "/ember/v1/functions/{name}/logs", route(&LambdaApi::read_logs));
   router_.add("GET", "/ember/v1/code/{file}", route(&LambdaApi::download_code));
+  router_.add("GET", "/ember/v1/functions/{name}/async", route(&LambdaApi::async_status));
 }
 
 size_t LambdaApi::body_limit(std::string_view method, std::string_view path) const {
   if (method == "POST" && ends_with(path, "/invocations")) return options_.max_invoke_payload_bytes;
+  if (path.starts_with("/lambda-url/")) return options_.max_invoke_payload_bytes;  // function URLs
   const bool create = method == "POST" && (path == kFunctions || path == "/2015-03-31/functions/");
   if (create || (method == "PUT" && ends_with(path, "/code"))) {
     return options_.max_code_request_bytes;

@@ -2,15 +2,19 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "host/api/api_error.h"
 #include "host/api/http_server.h"
+#include "host/api/invocation_runner.h"
 #include "host/api/invoker.h"
 #include "host/api/router.h"
 #include "host/logs/function_logs.h"
 #include "host/store/code_store.h"
+#include "host/store/event_queue.h"
 #include "host/store/function_store.h"
 #include "host/store/zip_check.h"
 
@@ -19,6 +23,7 @@ namespace ember::host {
 struct LambdaApiOptions {
   std::string region = "us-east-1";
   size_t max_invoke_payload_bytes = 6 * 1024 * 1024;  // 6291456, Lambda's synchronous limit
+  size_t max_event_payload_bytes = 1024 * 1024;       // 1048576, asynchronous (Event) invokes
   // CreateFunction and UpdateFunctionCode: a 50 MB zip in base64 plus the JSON around it.
   size_t max_code_request_bytes = 69905067;
   size_t max_other_request_bytes = 1024 * 1024;
@@ -35,6 +40,7 @@ struct LambdaApiOptions {
 //   PUT    /2015-03-31/functions/{name}/code                    UpdateFunctionCode
 //   POST   /2015-03-31/functions/{name}/invocations             Invoke
 //   GET    /ember/v1/functions/{name}/logs?offset=N             the function's log from N
+//   GET    /ember/v1/functions/{name}/async                      its async queue and recent fates
 //   GET    /ember/v1/code/{sha256hex}.zip                       a stored deployment package
 // Changes to functions are serialized; reads and invocations run concurrently.
 class LambdaApi : public HttpHandler {
@@ -47,6 +53,21 @@ class LambdaApi : public HttpHandler {
   HttpResponse handle(const HttpRequest& request) override;
   HttpResponse reject(HttpRejection why, std::string_view method, std::string_view path,
                       std::string_view detail) const override;
+
+  // The route table, for the other APIs emberd serves on the same listeners (event invoke
+  // configs, schedules, function URLs): they add their routes before serving starts.
+  Router& router() { return router_; }
+  // Runs invocations and writes their log lines; shared with the other ways in.
+  InvocationRunner& runner() { return runner_; }
+  // Invoke with X-Amz-Invocation-Type: Event commits the event to `queue` before its 202.
+  // Without a queue such invokes are refused. Set before serving starts.
+  void accept_events(EventQueue& queue) { events_ = &queue; }
+  // Called after DeleteFunction removed a function, with changes still serialized, so what
+  // belongs to the function elsewhere (its queued events, URL, event invoke config) goes
+  // with it. Add before serving starts.
+  void on_function_deleted(std::function<void(const std::string& name)> hook) {
+    deletion_hooks_.push_back(std::move(hook));
+  }
 
  private:
   using Params = RouteParams;
@@ -61,9 +82,11 @@ class LambdaApi : public HttpHandler {
   HttpResponse update_configuration(const HttpRequest& request, const Params& params);
   // invoke_route.cc
   HttpResponse invoke(const HttpRequest& request, const Params& params);
+  HttpResponse invoke_async(const HttpRequest& request, const FunctionRecord& function);
   // ember_routes.cc
   HttpResponse read_logs(const HttpRequest& request, const Params& params);
   HttpResponse download_code(const HttpRequest& request, const Params& params);
+  HttpResponse async_status(const HttpRequest& request, const Params& params);
 
   // The stored function the route's {name} and ?Qualifier= designate.
   ApiResult<FunctionRecord> find_function(const HttpRequest& request, const Params& params);
@@ -79,8 +102,11 @@ class LambdaApi : public HttpHandler {
   FunctionLogs& logs_;
   Invoker& invoker_;
   const LambdaApiOptions options_;
+  InvocationRunner runner_;
+  EventQueue* events_ = nullptr;
   Router router_;
   std::mutex changes_mu_;  // create, update and delete, one at a time
+  std::vector<std::function<void(const std::string&)>> deletion_hooks_;
 };
 
 // Ember's X-Ember-Timing header value: "start=cold;queue=0.10;restore=0.00;boot=85.31;

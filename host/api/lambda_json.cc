@@ -74,6 +74,8 @@ json configuration_json(const FunctionRecord& r, const std::string& region) {
       {"Version", "$LATEST"},
       {"Environment", {{"Variables", r.environment}}},
       {"TracingConfig", {{"Mode", r.tracing_mode}}},
+      {"DeadLetterConfig",
+       r.dead_letter_arn.empty() ? json::object() : json{{"TargetArn", r.dead_letter_arn}}},
       {"RevisionId", r.revision_id},
       {"State", "Active"},
       {"LastUpdateStatus", "Successful"},
@@ -124,6 +126,11 @@ ApiStatus read_configuration_fields(const json& body, FunctionRecord& r) {
   }
   EMBER_TRY(const json* tracing, nested_object(body, "TracingConfig"));
   if (tracing != nullptr) EMBER_CHECK(read_string(*tracing, "Mode", r.tracing_mode));
+  EMBER_TRY(const json* dead_letter, nested_object(body, "DeadLetterConfig"));
+  if (dead_letter != nullptr) {
+    r.dead_letter_arn.clear();  // {} removes the target, as in Lambda
+    EMBER_CHECK(read_string(*dead_letter, "TargetArn", r.dead_letter_arn));
+  }
   return {};
 }
 

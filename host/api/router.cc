@@ -24,6 +24,20 @@ bool is_param(const std::string& segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+bool is_greedy(const std::string& segment) {
+  return is_param(segment) && segment[segment.size() - 2] == '+';
+}
+
+// The segments from `first` on, joined by '/'.
+std::string rest_of(const std::vector<std::string_view>& segments, size_t first) {
+  std::string rest;
+  for (size_t i = first; i < segments.size(); ++i) {
+    if (i > first) rest += '/';
+    rest += segments[i];
+  }
+  return rest;
+}
+
 }  // namespace
 
 void Router::add(std::string method, std::string_view pattern, RouteHandler handler) {
@@ -37,10 +51,16 @@ Router::Match Router::match(std::string_view method, std::string_view path) cons
   std::vector<std::string_view> segments;
   if (!split_segments(path, segments)) return result;
   for (const Route& route : routes_) {
-    if (route.segments.size() != segments.size()) continue;
+    const bool greedy = !route.segments.empty() && is_greedy(route.segments.back());
+    const size_t fixed = greedy ? route.segments.size() - 1 : route.segments.size();
+    if (greedy ? segments.size() < fixed : segments.size() != fixed) continue;
     RouteParams params;
+    if (greedy) {
+      const std::string& last = route.segments.back();
+      params[last.substr(1, last.size() - 3)] = rest_of(segments, fixed);
+    }
     bool matched = true;
-    for (size_t i = 0; i < segments.size() && matched; ++i) {
+    for (size_t i = 0; i < fixed && matched; ++i) {
       const std::string& want = route.segments[i];
       if (is_param(want)) {
         params[want.substr(1, want.size() - 2)] = percent_decode(segments[i]);

@@ -17,7 +17,9 @@ using RouteHandler = std::function<HttpResponse(const HttpRequest&, const RouteP
 class Router {
  public:
   // Patterns are absolute paths whose segments are literal or "{param}" (one whole
-  // segment). A trailing '/' in a pattern or a request path is ignored.
+  // segment); the last may be "{param+}", which matches the rest of the path, zero or more
+  // segments, as sent (still percent-encoded, '/' kept). A trailing '/' in a pattern or a
+  // request path is ignored.
   void add(std::string method, std::string_view pattern, RouteHandler handler);
 
   struct Match {

@@ -60,6 +60,22 @@ TEST_F(RouterTest, UnknownPathsDoNotMatch) {
   }
 }
 
+TEST(RouterGreedy, TheLastParamTakesTheRestOfThePath) {
+  Router router;
+  router.add("GET", "/u/{id}/{path+}", [](const HttpRequest&, const RouteParams&) {
+    return tagged(7);
+  });
+  auto deep = router.match("GET", "/u/abc/x/y%20z/");
+  ASSERT_NE(deep.handler, nullptr);
+  EXPECT_EQ(deep.params.at("id"), "abc");
+  EXPECT_EQ(deep.params.at("path"), "x/y%20z");  // as sent
+  auto bare = router.match("GET", "/u/abc");
+  ASSERT_NE(bare.handler, nullptr);
+  EXPECT_EQ(bare.params.at("path"), "");
+  EXPECT_EQ(router.match("GET", "/u").handler, nullptr);
+  EXPECT_EQ(router.match("GET", "/v/abc/x").handler, nullptr);
+}
+
 TEST(SplitTarget, DecodesTheQuery) {
   std::string path;
   std::map<std::string, std::string> query;

@@ -18,6 +18,7 @@ struct FunctionRecord {
   uint32_t ephemeral_mb = 512;  // /tmp
   std::map<std::string, std::string> environment;
   std::string tracing_mode = "PassThrough";
+  std::string dead_letter_arn;   // DeadLetterConfig.TargetArn: an Ember function's ARN, or ""
   std::string code_sha256_hex;   // names the zip and image in the code store
   uint64_t code_size = 0;        // bytes of the zip
   int64_t last_modified_ms = 0;  // Unix time in milliseconds

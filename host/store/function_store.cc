@@ -7,7 +7,7 @@
 namespace ember::host {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;  // 2: dead_letter_arn
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS functions (
@@ -24,14 +24,15 @@ CREATE TABLE IF NOT EXISTS functions (
   code_sha256 TEXT NOT NULL,
   code_size INTEGER NOT NULL,
   last_modified_ms INTEGER NOT NULL,
-  revision_id TEXT NOT NULL
+  revision_id TEXT NOT NULL,
+  dead_letter_arn TEXT NOT NULL DEFAULT ''
 );
 )sql";
 
 // The columns in the order row_to_record() reads and bind_record() writes them.
 constexpr char kColumns[] =
     "name, runtime, handler, role, description, memory_mb, timeout_s, ephemeral_mb, "
-    "environment, tracing_mode, code_sha256, code_size, last_modified_ms, revision_id";
+    "environment, tracing_mode, code_sha256, code_size, last_modified_ms, revision_id, dead_letter_arn";
 
 FunctionRecord row_to_record(const Statement& row) {
   FunctionRecord r;
@@ -55,10 +56,11 @@ FunctionRecord row_to_record(const Statement& row) {
   r.code_size = static_cast<uint64_t>(row.integer(11));
   r.last_modified_ms = row.integer(12);
   r.revision_id = row.text(13);
+  r.dead_letter_arn = row.text(14);
   return r;
 }
 
-// Binds the record's columns to parameters 1..14 in kColumns order.
+// Binds the record's columns to parameters 1..15 in kColumns order.
 void bind_record(Statement& statement, const FunctionRecord& r) {
   statement.bind(1, r.name)
       .bind(2, r.runtime)
@@ -73,7 +75,8 @@ void bind_record(Statement& statement, const FunctionRecord& r) {
       .bind(11, r.code_sha256_hex)
       .bind(12, static_cast<int64_t>(r.code_size))
       .bind(13, r.last_modified_ms)
-      .bind(14, r.revision_id);
+      .bind(14, r.revision_id)
+      .bind(15, r.dead_letter_arn);
 }
 
 Error not_found(const std::string& name) { return Error{ENOENT, "find function", name}; }
@@ -91,6 +94,10 @@ Result<FunctionStore> FunctionStore::open(const std::string& path) {
                                                  std::to_string(kSchemaVersion));
   }
   EMBER_CHECK(db.exec(kSchema));
+  if (found == 1) {
+    EMBER_CHECK(
+        db.exec("ALTER TABLE functions ADD COLUMN dead_letter_arn TEXT NOT NULL DEFAULT ''"));
+  }
   EMBER_CHECK(db.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
   return FunctionStore(std::move(db));
 }
@@ -99,7 +106,7 @@ Status FunctionStore::create(const FunctionRecord& record) {
   std::lock_guard lock(mu_);
   EMBER_TRY(Statement insert,
             db_.prepare(std::string("INSERT OR IGNORE INTO functions (") + kColumns +
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"));
   bind_record(insert, record);
   EMBER_CHECK(insert.run());
   if (db_.changes() == 0) return Error{EEXIST, "create function", record.name};
@@ -140,7 +147,8 @@ Status FunctionStore::update(const FunctionRecord& record) {
             db_.prepare("UPDATE functions SET runtime = ?2, handler = ?3, role = ?4, "
                         "description = ?5, memory_mb = ?6, timeout_s = ?7, ephemeral_mb = ?8, "
                         "environment = ?9, tracing_mode = ?10, code_sha256 = ?11, "
-                        "code_size = ?12, last_modified_ms = ?13, revision_id = ?14 "
+                        "code_size = ?12, last_modified_ms = ?13, revision_id = ?14, "
+                        "dead_letter_arn = ?15 "
                         "WHERE name = ?1"));
   bind_record(replace, record);
   EMBER_CHECK(replace.run());

@@ -1,0 +1,54 @@
+// InvocationRunner: one invocation of a stored function through the Invoker, with its
+// START/END/REPORT lines written to the function's log. Shared by every way in: the
+// synchronous Invoke route, the async dispatcher and function URLs.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "host/api/api_error.h"
+#include "host/api/invoker.h"
+#include "host/logs/function_logs.h"
+#include "host/store/code_store.h"
+#include "host/store/function_record.h"
+
+namespace ember::host {
+
+struct InvocationInput {
+  std::string request_id;      // a UUID
+  std::string payload;         // the event, JSON
+  std::string client_context;  // X-Amz-Client-Context, may be empty
+  std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
+};
+
+struct InvocationResult {
+  InvokeOutcome outcome;  // the function's answer; a function error is an outcome too
+  std::string log;        // the log lines written for it (X-Amz-Log-Result: Tail)
+};
+
+// Thread-safe.
+class InvocationRunner {
+ public:
+  InvocationRunner(CodeStore& code, FunctionLogs& logs, Invoker& invoker, std::string region)
+      : code_(code), logs_(logs), invoker_(invoker), region_(std::move(region)) {}
+
+  // Runs the invocation and logs it. An invoker error (no capacity: EAGAIN, or Ember
+  // failing) is returned as it came, logged to stderr, and writes no log lines.
+  Result<InvocationResult> run(const FunctionRecord& function, const InvocationInput& input);
+
+  // The invoker's view of a stored function.
+  FunctionSpec spec_for(const FunctionRecord& function) const;
+  const std::string& region() const { return region_; }
+
+ private:
+  CodeStore& code_;
+  FunctionLogs& logs_;
+  Invoker& invoker_;
+  const std::string region_;
+};
+
+// An invoker error as the Invoke API answers it: TooManyRequestsException (429) for EAGAIN,
+// else ServiceException (500).
+ApiError invoke_api_error(const Error& error);
+
+}  // namespace ember::host
