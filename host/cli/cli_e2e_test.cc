@@ -377,6 +377,116 @@ TEST_F(CliEndToEndTest, InvokePayloadFileAndDryRun) {
   EXPECT_EQ(requests[1].body, "{}");  // stdin is /dev/null and nothing else was given
 }
 
+TEST_F(CliEndToEndTest, InvokeAsyncQueuesAnEventAndPrintsItsRequestId) {
+  serve([](const Request& r) {
+    if (r.target.find("/missing/") != std::string::npos) {
+      return Reply{404,
+                   {{"x-amzn-ErrorType", "ResourceNotFoundException"}},
+                   R"({"Type":"User","Message":"Function not found: missing"})"};
+    }
+    return Reply{202, {{"x-amzn-RequestId", "9c1d2e3f-aaaa-bbbb-cccc-0123456789ab"}}, {}};
+  });
+  CliRun run = ember({"invoke", "hello", "--async", "--payload", R"({"n":1})"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "queued: 9c1d2e3f-aaaa-bbbb-cccc-0123456789ab\n");
+  EXPECT_EQ(run.err, "");
+  CliRun as_json = ember({"--json", "invoke", "hello", "--async"}, R"({"from":"stdin"})");
+  ASSERT_EQ(as_json.exit_code, 0) << as_json.err;
+  EXPECT_EQ(json::parse(as_json.out),
+            (json{{"StatusCode", 202}, {"RequestId", "9c1d2e3f-aaaa-bbbb-cccc-0123456789ab"}}));
+  CliRun missing = ember({"invoke", "missing", "--async"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.out, "");
+  EXPECT_EQ(missing.err, "ember: ResourceNotFoundException: Function not found: missing\n");
+
+  const auto requests = server_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].method, "POST");
+  EXPECT_EQ(requests[0].target, "/2015-03-31/functions/hello/invocations");
+  EXPECT_EQ(requests[0].header("X-Amz-Invocation-Type"), "Event");
+  EXPECT_EQ(requests[0].header("X-Amz-Log-Type"), "");
+  EXPECT_EQ(requests[0].body, R"({"n":1})");
+  EXPECT_EQ(requests[1].header("X-Amz-Invocation-Type"), "Event");
+  EXPECT_EQ(requests[1].body, R"({"from":"stdin"})");
+  EXPECT_EQ(requests[2].target, "/2015-03-31/functions/missing/invocations");
+}
+
+TEST_F(CliEndToEndTest, InvokeAsyncFailsWhenNothingWasQueued) {
+  // An emberd that ran the event at once (200) has not queued it.
+  serve([](const Request&) { return Reply{200, {{"x-amzn-RequestId", "r1"}}, "null"}; });
+  CliRun run = ember({"invoke", "hello", "--async"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_NE(run.err.find("HTTP 200 instead of 202 Accepted, so no event was queued"),
+            std::string::npos)
+      << run.err;
+}
+
+TEST_F(CliEndToEndTest, InvokeAsyncWithSyncOnlyFlagsIsAUsageError) {
+  serve([](const Request&) { return Reply{202, {{"x-amzn-RequestId", "r1"}}, {}}; });
+  for (const char* flag : {"--tail", "--timing", "--dry-run"}) {
+    CliRun run = ember({"invoke", "hello", "--async", flag});
+    EXPECT_EQ(run.exit_code, 2) << flag;
+    EXPECT_EQ(run.out, "") << flag;
+    EXPECT_EQ(run.err.rfind("ember: --async", 0), 0u) << run.err;
+    EXPECT_NE(run.err.find(flag), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("Usage: ember invoke"), std::string::npos) << run.err;
+  }
+  EXPECT_EQ(server_->request_count(), 0u);  // nothing was sent
+}
+
+TEST_F(CliEndToEndTest, QueuePrintsTheQueueAndRecentEvents) {
+  const std::string answer = R"({"FunctionName":"hello","Depth":3,"OldestAgeMs":183000,)"
+                             R"("InFlight":1,"WaitingRetry":1,"Recent":[{"RequestId":"r9",)"
+                             R"("Fate":"RetriesExhausted","Attempts":3,)"
+                             R"("Accepted":"2026-12-01T10:00:00.000+0000",)"
+                             R"("Finished":"2026-12-01T10:03:01.000+0000",)"
+                             R"("Detail":"Runtime.Unknown"}]})";
+  serve([&answer](const Request& r) {
+    if (r.target.find("/missing/") != std::string::npos) {
+      return Reply{404,
+                   {{"x-amzn-ErrorType", "ResourceNotFoundException"}},
+                   R"({"Type":"User","Message":"Function not found: missing"})"};
+    }
+    return Reply{200, {{"Content-Type", "application/json"}}, answer};
+  });
+  CliRun run = ember({"queue", "hello"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out.rfind("Function:            hello\nDepth:               3\n"
+                          "Oldest event:        3 min 3 s old\nIn flight:           1\n"
+                          "Waiting for a retry: 1\n",
+                          0),
+            0u)
+      << run.out;
+  EXPECT_NE(run.out.find("\nREQUEST ID  FATE "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("\nr9          RetriesExhausted  3         2026-12-01 10:00:00  "
+                         "2026-12-01 10:03:01  Runtime.Unknown\n"),
+            std::string::npos)
+      << run.out;
+  CliRun as_json = ember({"queue", "hello", "--json"});
+  ASSERT_EQ(as_json.exit_code, 0) << as_json.err;
+  EXPECT_EQ(as_json.out, answer + "\n");  // as it came
+  CliRun missing = ember({"queue", "missing"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.out, "");
+  EXPECT_EQ(missing.err, "ember: ResourceNotFoundException: Function not found: missing\n");
+
+  const auto requests = server_->requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].method, "GET");
+  EXPECT_EQ(requests[0].target, "/ember/v1/functions/hello/async");
+  EXPECT_EQ(requests[0].body, "");
+  EXPECT_EQ(requests[2].target, "/ember/v1/functions/missing/async");
+}
+
+TEST_F(CliEndToEndTest, QueueRefusesAnAnswerThatIsNotJson) {
+  serve([](const Request&) { return Reply{200, {}, "<html>proxy</html>"}; });
+  CliRun run = ember({"queue", "hello"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_NE(run.err.find("not JSON"), std::string::npos) << run.err;
+}
+
 TEST_F(CliEndToEndTest, GetPrintsLambdaErrorsAndExitsOne) {
   serve([](const Request& r) {
     if (r.target.ends_with("/missing")) {
@@ -486,6 +596,11 @@ TEST_F(CliEndToEndTest, UsageErrorsExitTwoAndHelpExitsZero) {
   EXPECT_EQ(invoke_help.exit_code, 0);
   EXPECT_NE(invoke_help.out.find("--payload-file"), std::string::npos);
   EXPECT_NE(invoke_help.out.find("--endpoint URL"), std::string::npos);
+  EXPECT_NE(invoke_help.out.find("--async"), std::string::npos);
+  CliRun queue_help = ember({"queue", "--help"});
+  EXPECT_EQ(queue_help.exit_code, 0);
+  EXPECT_EQ(queue_help.out.rfind("Usage: ember queue NAME\n", 0), 0u) << queue_help.out;
+  EXPECT_EQ(ember({"queue"}).exit_code, 2);
 }
 
 // The same requests and output as over the Unix socket, with the Host header of the URL.

@@ -16,7 +16,7 @@ constexpr unsigned kLineLength = 100;
 struct CommandSpec {
   const char* name;
   Command command;
-  const char* synopsis;  // after "ember NAME"
+  const char* synopsis;  // after "ember NAME"; continuation lines indented under it
   const char* summary;
   bool takes_function;  // a NAME positional
 };
@@ -33,9 +33,12 @@ constexpr CommandSpec kCommands[] = {
     {"list", Command::kList, "", "list all functions", false},
     {"delete", Command::kDelete, "NAME", "delete a function", true},
     {"invoke", Command::kInvoke,
-     "NAME [--payload JSON | --payload-file FILE] [--tail] [--timing] [--dry-run]",
-     "run a function and print its response", true},
+     "NAME [--payload JSON | --payload-file FILE]\n"
+     "                    [--async | [--tail] [--timing] [--dry-run]]",
+     "run a function and print its response, or queue an event (--async)", true},
     {"logs", Command::kLogs, "NAME [--follow]", "print a function's logs", true},
+    {"queue", Command::kQueue, "NAME",
+     "show a function's async event queue and its recently finished events", true},
 };
 
 po::options_description global_options() {
@@ -106,7 +109,10 @@ po::options_description command_options(Command command) {
            "read the event from FILE (\"-\": stdin)")
           ("tail", po::bool_switch(), "print the last 4 KB of the invocation's log to stderr")
           ("timing", po::bool_switch(), "print where the time went (cold/warm start) to stderr")
-          ("dry-run", po::bool_switch(), "check that the function could be invoked, run nothing");
+          ("dry-run", po::bool_switch(), "check that the function could be invoked, run nothing")
+          ("async", po::bool_switch(),
+           "queue the event (X-Amz-Invocation-Type: Event) and print its request id; emberd "
+           "runs it later, with retries (see `ember queue NAME`)");
       // clang-format on
       break;
     case Command::kLogs:
@@ -115,6 +121,7 @@ po::options_description command_options(Command command) {
     case Command::kGet:
     case Command::kList:
     case Command::kDelete:
+    case Command::kQueue:
       break;
   }
   return d;
@@ -291,6 +298,18 @@ std::string read_command(const po::variables_map& vm, CommandLine& line) {
       o.tail = vm["tail"].as<bool>();
       o.timing = vm["timing"].as<bool>();
       o.dry_run = vm["dry-run"].as<bool>();
+      o.async = vm["async"].as<bool>();
+      if (o.async && o.dry_run) {
+        return "--async and --dry-run are different invocation types (Event, DryRun): give one";
+      }
+      if (o.async && o.tail) {
+        return "--async cannot be used with --tail: an event runs later, so its log is not in the "
+               "answer (read it with `ember logs NAME`)";
+      }
+      if (o.async && o.timing) {
+        return "--async cannot be used with --timing: an event runs later, so the answer has no "
+               "timing";
+      }
       return {};
     }
     case Command::kLogs:
@@ -299,6 +318,7 @@ std::string read_command(const po::variables_map& vm, CommandLine& line) {
     case Command::kGet:
     case Command::kList:
     case Command::kDelete:
+    case Command::kQueue:
       return {};
   }
   return {};

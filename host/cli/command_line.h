@@ -13,7 +13,17 @@ namespace ember::cli {
 
 inline constexpr char kDefaultSocket[] = "/run/ember/ember.sock";
 
-enum class Command { kCreate, kUpdateCode, kUpdateConfig, kGet, kList, kDelete, kInvoke, kLogs };
+enum class Command {
+  kCreate,
+  kUpdateCode,
+  kUpdateConfig,
+  kGet,
+  kList,
+  kDelete,
+  kInvoke,
+  kLogs,
+  kQueue,
+};
 
 // Configuration fields of create and update-config; unset fields are not sent.
 struct FunctionSettings {
@@ -39,6 +49,7 @@ struct InvokeOptions {
   bool tail = false;
   bool timing = false;
   bool dry_run = false;
+  bool async = false;  // X-Amz-Invocation-Type: Event; excludes the three above
 };
 
 struct CommandLine {

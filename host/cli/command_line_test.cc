@@ -136,6 +136,42 @@ TEST(CommandLineTest, InvokeFlags) {
             std::string::npos);
 }
 
+TEST(CommandLineTest, InvokeAsync) {
+  CommandLine line = ok({"invoke", "f", "--async", "--payload", "{}"});
+  EXPECT_EQ(line.command, Command::kInvoke);
+  EXPECT_TRUE(line.invoke.async);
+  EXPECT_EQ(line.invoke.payload, "{}");
+  EXPECT_FALSE(ok({"invoke", "f"}).invoke.async);
+  EXPECT_TRUE(ok({"--json", "invoke", "--async", "f", "--payload-file", "e.json"}).invoke.async);
+}
+
+TEST(CommandLineTest, InvokeAsyncRefusesWhatOnlyASyncInvokeHas) {
+  const std::string tail = usage_error({"invoke", "f", "--async", "--tail"});
+  EXPECT_EQ(tail.rfind("--async cannot be used with --tail: ", 0), 0u) << tail;
+  EXPECT_NE(tail.find("ember logs NAME"), std::string::npos) << tail;
+  const std::string timing = usage_error({"invoke", "f", "--timing", "--async"});
+  EXPECT_EQ(timing.rfind("--async cannot be used with --timing: ", 0), 0u) << timing;
+  const std::string dry = usage_error({"invoke", "f", "--async", "--dry-run"});
+  EXPECT_NE(dry.find("different invocation types"), std::string::npos) << dry;
+  // The synchronous flags still go together without --async.
+  CommandLine sync = ok({"invoke", "f", "--tail", "--timing", "--dry-run"});
+  EXPECT_TRUE(sync.invoke.tail && sync.invoke.timing && sync.invoke.dry_run);
+}
+
+TEST(CommandLineTest, Queue) {
+  CommandLine line = ok({"queue", "f", "--json"});
+  EXPECT_EQ(line.command, Command::kQueue);
+  EXPECT_EQ(line.name, "f");
+  EXPECT_TRUE(line.json);
+  EXPECT_NE(usage_error({"queue"}).find("NAME is missing"), std::string::npos);
+  EXPECT_NE(usage_error({"queue", "f", "g"}).find("'g'"), std::string::npos);
+  EXPECT_NE(usage_error({"queue", "f", "--async"}).find("async"), std::string::npos);
+  ParseOutcome help = parse({"queue", "--help"});
+  EXPECT_EQ(help.kind, Kind::kHelp);
+  EXPECT_NE(help.usage.find("Usage: ember queue NAME"), std::string::npos);
+  EXPECT_NE(help.usage.find("--json"), std::string::npos);
+}
+
 TEST(CommandLineTest, LogsFollow) {
   EXPECT_FALSE(ok({"logs", "f"}).follow);
   EXPECT_TRUE(ok({"logs", "f", "--follow"}).follow);
@@ -204,6 +240,7 @@ TEST(CommandLineTest, HelpAndUnknownCommands) {
   EXPECT_NE(general.usage.find("update-config"), std::string::npos);
   EXPECT_NE(general.usage.find("--socket"), std::string::npos);
   EXPECT_NE(general.usage.find("--endpoint URL"), std::string::npos);
+  EXPECT_NE(general.usage.find("\n  queue "), std::string::npos);
   ParseOutcome create = parse({"create", "-h"});
   EXPECT_EQ(create.kind, Kind::kHelp);
   EXPECT_NE(create.usage.find("Usage: ember create NAME"), std::string::npos);

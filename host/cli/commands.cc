@@ -214,15 +214,38 @@ Result<std::string> read_payload(const InvokeOptions& options) {
   return payload;
 }
 
+// An Event invocation is done once emberd has the event on disk: 202 and its request id.
+ExitCode print_queued(const CommandLine& line, const HttpResponse& response) {
+  if (response.status != 202) {
+    std::cerr << "ember: emberd answered HTTP " << response.status
+              << " instead of 202 Accepted, so no event was queued (an emberd without async "
+                 "invocations may have run the function at once)\n";
+    return ExitCode::kError;
+  }
+  const std::string* id = response.header("x-amzn-RequestId");
+  if (line.json) {
+    json out = {{"StatusCode", response.status}};
+    if (id) out["RequestId"] = *id;
+    std::cout << out.dump() << "\n";
+  } else {
+    std::cout << "queued" << (id ? ": " + *id : std::string()) << "\n";
+  }
+  if (!id) std::cerr << "ember: emberd sent no x-amzn-RequestId for the queued event\n";
+  return ExitCode::kOk;
+}
+
 ExitCode run_invoke(const CommandLine& line) {
   auto payload = read_payload(line.invoke);
   if (!payload.ok()) {
     print_error(payload.error());
     return ExitCode::kError;
   }
-  auto response = call(line, invoke_request(line.name, line.invoke, std::move(payload).value()),
-                       std::chrono::seconds(0));
+  // Only a synchronous invoke waits for the function; queuing an event is quick.
+  const auto timeout = line.invoke.async ? kQuickTimeout : std::chrono::seconds(0);
+  auto response =
+      call(line, invoke_request(line.name, line.invoke, std::move(payload).value()), timeout);
   if (!response) return ExitCode::kError;
+  if (line.invoke.async) return print_queued(line, *response);
   if (const std::string* tail = response->header("X-Amz-Log-Result")) {
     auto log = host::base64_decode(*tail);
     if (log) {
@@ -250,6 +273,20 @@ ExitCode run_invoke(const CommandLine& line) {
     std::cerr << format_function_error(*kind, response->body) << "\n";
     return ExitCode::kError;
   }
+  return ExitCode::kOk;
+}
+
+ExitCode run_queue(const CommandLine& line) {
+  const std::string target = "/ember/v1/functions/" + percent_encode(line.name) + "/async";
+  auto response = call(line, HttpRequest{"GET", target, {}, {}}, kQuickTimeout);
+  if (!response) return ExitCode::kError;
+  if (line.json) {
+    print_raw(response->body);
+    return ExitCode::kOk;
+  }
+  auto body = parse_json(*response);
+  if (!body) return ExitCode::kError;
+  std::cout << format_queue(*body);
   return ExitCode::kOk;
 }
 
@@ -304,8 +341,8 @@ json update_config_request(const FunctionSettings& s) {
 HttpRequest invoke_request(const std::string& name, const InvokeOptions& options,
                            std::string payload) {
   HttpRequest request{"POST", function_path(name) + "/invocations", {}, std::move(payload)};
-  request.headers.emplace_back("X-Amz-Invocation-Type",
-                               options.dry_run ? "DryRun" : "RequestResponse");
+  const char* type = options.async ? "Event" : options.dry_run ? "DryRun" : "RequestResponse";
+  request.headers.emplace_back("X-Amz-Invocation-Type", type);
   if (options.tail) request.headers.emplace_back("X-Amz-Log-Type", "Tail");
   return request;
 }
@@ -328,6 +365,8 @@ ExitCode run(const CommandLine& line) {
       return run_invoke(line);
     case Command::kLogs:
       return run_logs(line);
+    case Command::kQueue:
+      return run_queue(line);
   }
   return ExitCode::kError;
 }

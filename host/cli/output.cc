@@ -35,11 +35,61 @@ std::string one_line(std::string_view text, size_t max_chars = 300) {
   return line;
 }
 
+using Rows = std::vector<std::pair<std::string, std::string>>;
+
+// "Label: value" lines with the values aligned; rows without a value are left out, and an
+// empty label continues the row above.
+std::string aligned_lines(const Rows& rows) {
+  size_t width = 0;
+  for (const auto& [label, value] : rows) {
+    if (!value.empty()) width = std::max(width, label.size() + 1);
+  }
+  std::ostringstream out;
+  for (const auto& [label, value] : rows) {
+    if (value.empty()) continue;
+    std::string left = label.empty() ? "" : label + ":";
+    left.resize(width + 1, ' ');
+    out << left << value << "\n";
+  }
+  return out.str();
+}
+
+// Columns padded to their widest cell plus two spaces; the first row is the heading.
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(rows.empty() ? 0 : rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  std::ostringstream out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      std::string cell = row[i];
+      if (i + 1 < row.size()) cell.resize(widths[i] + 2, ' ');
+      line += cell;
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out << line << "\n";
+  }
+  return out.str();
+}
+
+// Lambda's "2026-12-01T10:00:00.000+0000" as "2026-12-01 10:00:00" (the table says UTC);
+// anything else as it is.
+std::string short_utc(const std::string& timestamp) {
+  if (timestamp.size() != 28 || timestamp[10] != 'T' || !timestamp.ends_with("+0000")) {
+    return timestamp;
+  }
+  return timestamp.substr(0, 10) + " " + timestamp.substr(11, 8);
+}
+
 }  // namespace
 
 std::string format_function(const json& function) {
   const json& c = function.contains("Configuration") ? function["Configuration"] : function;
-  std::vector<std::pair<std::string, std::string>> rows = {
+  Rows rows = {
       {"Name", field(c, "FunctionName")},
       {"ARN", field(c, "FunctionArn")},
       {"Runtime", field(c, "Runtime")},
@@ -64,19 +114,7 @@ std::string format_function(const json& function) {
     }
   }
   for (size_t i = 0; i < env.size(); ++i) rows.emplace_back(i == 0 ? "Environment" : "", env[i]);
-
-  size_t width = 0;
-  for (const auto& [label, value] : rows) {
-    if (!value.empty()) width = std::max(width, label.size() + 1);
-  }
-  std::ostringstream out;
-  for (const auto& [label, value] : rows) {
-    if (value.empty()) continue;
-    std::string left = label.empty() ? "" : label + ":";
-    left.resize(width + 1, ' ');
-    out << left << value << "\n";
-  }
-  return out.str();
+  return aligned_lines(rows);
 }
 
 std::string format_function_list(const std::vector<json>& functions) {
@@ -88,22 +126,53 @@ std::string format_function_list(const std::vector<json>& functions) {
                     with_unit(field(f, "MemorySize"), "MB"), with_unit(field(f, "Timeout"), "s"),
                     field(f, "LastModified")});
   }
-  std::vector<size_t> widths(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  return table(rows);
+}
+
+std::string format_duration_ms(int64_t ms) {
+  constexpr int64_t kSecond = 1000, kMinute = 60 * kSecond, kHour = 60 * kMinute, kDay = 24 * kHour;
+  // "A big, B small", the smaller part left out when it is zero.
+  auto two = [](int64_t big, const char* big_unit, int64_t small, const char* small_unit) {
+    std::string text = std::to_string(big) + " " + big_unit;
+    if (small != 0) text += " " + std::to_string(small) + " " + small_unit;
+    return text;
+  };
+  ms = std::max<int64_t>(ms, 0);
+  if (ms < kSecond) return std::to_string(ms) + " ms";
+  if (ms < kMinute) {
+    const int64_t tenths = ms / 100;
+    return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " s";
   }
-  std::ostringstream out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      std::string cell = row[i];
-      if (i + 1 < row.size()) cell.resize(widths[i] + 2, ' ');
-      line += cell;
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out << line << "\n";
+  if (ms < kHour) return two(ms / kMinute, "min", ms % kMinute / kSecond, "s");
+  if (ms < kDay) return two(ms / kHour, "h", ms % kHour / kMinute, "min");
+  return two(ms / kDay, "d", ms % kDay / kHour, "h");
+}
+
+std::string format_queue(const json& queue) {
+  std::string oldest;
+  const json age = queue.is_object() ? queue.value("OldestAgeMs", json()) : json();
+  if (field(queue, "Depth") == "0") {
+    oldest = "none, the queue is empty";
+  } else if (age.is_number_integer()) {
+    oldest = format_duration_ms(age.get<int64_t>()) + " old";
+  } else {
+    oldest = field(queue, "OldestAgeMs");
   }
-  return out.str();
+  std::string out = aligned_lines({{"Function", field(queue, "FunctionName")},
+                                   {"Depth", field(queue, "Depth")},
+                                   {"Oldest event", oldest},
+                                   {"In flight", field(queue, "InFlight")},
+                                   {"Waiting for a retry", field(queue, "WaitingRetry")}});
+  const json recent = queue.is_object() ? queue.value("Recent", json::array()) : json::array();
+  if (!recent.is_array() || recent.empty()) return out + "\nNo recently finished events.\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"REQUEST ID", "FATE", "ATTEMPTS", "ACCEPTED (UTC)", "FINISHED (UTC)", "DETAIL"}};
+  for (const json& event : recent) {
+    rows.push_back({field(event, "RequestId"), field(event, "Fate"), field(event, "Attempts"),
+                    short_utc(field(event, "Accepted")), short_utc(field(event, "Finished")),
+                    one_line(field(event, "Detail"))});
+  }
+  return out + "\nRecently finished events, newest first:\n" + table(rows);
 }
 
 std::string format_timing(std::string_view header) {

@@ -1,6 +1,7 @@
 // Human-readable output of the ember CLI: function details, lists, timings, errors.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -18,6 +19,15 @@ std::string format_function(const nlohmann::json& function);
 
 // A table of FunctionConfigurations: NAME RUNTIME HANDLER MEMORY TIMEOUT LAST MODIFIED.
 std::string format_function_list(const std::vector<nlohmann::json>& functions);
+
+// A span of milliseconds in the unit a person reads best: "850 ms", "1.5 s", "3 min 2 s",
+// "2 h 5 min", "3 d 4 h" (truncated, never rounded up into the next unit).
+std::string format_duration_ms(int64_t ms);
+
+// emberd's GET /ember/v1/functions/NAME/async answer: the queue as aligned lines (depth, the
+// oldest event's age, in flight, waiting for a retry), then a table of the recent events
+// (REQUEST ID FATE ATTEMPTS ACCEPTED FINISHED DETAIL), newest first as sent.
+std::string format_queue(const nlohmann::json& queue);
 
 // One line for stderr from Ember's X-Ember-Timing header
 // ("start=cold;queue=0.1;restore=..;boot=..;init=..;handler=..;total=.." in ms), e.g.

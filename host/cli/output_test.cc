@@ -67,6 +67,65 @@ TEST(OutputTest, FormatsTiming) {
   EXPECT_EQ(format_timing("garbage"), "timing: emberd sent no timing breakdown");
 }
 
+TEST(OutputTest, FormatsDurationsInAHumanUnit) {
+  EXPECT_EQ(format_duration_ms(0), "0 ms");
+  EXPECT_EQ(format_duration_ms(999), "999 ms");
+  EXPECT_EQ(format_duration_ms(1000), "1.0 s");
+  EXPECT_EQ(format_duration_ms(1520), "1.5 s");
+  EXPECT_EQ(format_duration_ms(59999), "59.9 s");  // truncated: never "60.0 s"
+  EXPECT_EQ(format_duration_ms(60000), "1 min");
+  EXPECT_EQ(format_duration_ms(182500), "3 min 2 s");
+  EXPECT_EQ(format_duration_ms(3600000), "1 h");
+  EXPECT_EQ(format_duration_ms(7500000), "2 h 5 min");
+  EXPECT_EQ(format_duration_ms(3 * 86400000LL + 4 * 3600000LL + 59000), "3 d 4 h");
+  EXPECT_EQ(format_duration_ms(-5), "0 ms");  // a clock step back is not a negative age
+}
+
+const json kQueue = json::parse(R"({"FunctionName": "f", "Depth": 3, "OldestAgeMs": 1520,
+  "InFlight": 1, "WaitingRetry": 1, "Recent": [
+  {"RequestId": "7d3f0c1e-2b6a-4f1e-9d55-0a8b7c6d5e4f", "Fate": "RetriesExhausted",
+   "Attempts": 3, "Accepted": "2026-12-01T10:00:00.000+0000",
+   "Finished": "2026-12-01T10:03:01.000+0000", "Detail": "Runtime.Unknown"},
+  {"RequestId": "r2", "Fate": "Success", "Attempts": 1, "Accepted": "2026-12-01T09:59:58.250+0000",
+   "Finished": "2026-12-01T09:59:59.000+0000", "Detail": ""}]})");
+
+TEST(OutputTest, FormatsTheQueueAndItsRecentEvents) {
+  EXPECT_EQ(
+      format_queue(kQueue),
+      "Function:            f\n"
+      "Depth:               3\n"
+      "Oldest event:        1.5 s old\n"
+      "In flight:           1\n"
+      "Waiting for a retry: 1\n"
+      "\n"
+      "Recently finished events, newest first:\n"
+      "REQUEST ID                            FATE              ATTEMPTS  ACCEPTED (UTC)       "
+      "FINISHED (UTC)       DETAIL\n"
+      "7d3f0c1e-2b6a-4f1e-9d55-0a8b7c6d5e4f  RetriesExhausted  3         2026-12-01 10:00:00  "
+      "2026-12-01 10:03:01  Runtime.Unknown\n"
+      "r2                                    Success           1         2026-12-01 09:59:58  "
+      "2026-12-01 09:59:59\n");
+}
+
+TEST(OutputTest, FormatsAnEmptyQueue) {
+  EXPECT_EQ(format_queue(json::parse(R"({"FunctionName": "f", "Depth": 0, "OldestAgeMs": 0,
+                                         "InFlight": 0, "WaitingRetry": 0, "Recent": []})")),
+            "Function:            f\n"
+            "Depth:               0\n"
+            "Oldest event:        none, the queue is empty\n"
+            "In flight:           0\n"
+            "Waiting for a retry: 0\n"
+            "\n"
+            "No recently finished events.\n");
+  // Fields emberd did not send are left out; a timestamp not in Lambda's form stays as it is.
+  const std::string partial = format_queue(json::parse(
+      R"({"Depth": 2, "Recent": [{"RequestId": "r", "Accepted": "yesterday", "Detail": "a\nb"}]})"));
+  EXPECT_EQ(partial.rfind("Depth: 2\n\nRecently finished", 0), 0u) << partial;
+  EXPECT_NE(partial.find("\nr" + std::string(27, ' ') + "yesterday" + std::string(23, ' ') + "a\n"),
+            std::string::npos)
+      << partial;
+}
+
 TEST(OutputTest, ReadsLambdaErrors) {
   HttpResponse r;
   r.status = 404;

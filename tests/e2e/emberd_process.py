@@ -38,14 +38,15 @@ def make_zip(files):
 class Emberd:
     """emberd on state_dir with a TCP listener on a free port; args holds the binaries' paths."""
 
-    def __init__(self, args, state_dir, max_vm_memory_mib=65536):
+    def __init__(self, args, state_dir, max_vm_memory_mib=65536, extra_args=()):
         self.state_dir = state_dir
         self.port = free_port()
         self.log = open(os.path.join(state_dir, "emberd.log"), "ab")  # closed in stop()
         self.proc = subprocess.Popen(
             [args.emberd, "--state-dir", state_dir, "--socket", os.path.join(state_dir, "ember.sock"),
              "--listen", f"127.0.0.1:{self.port}", "--vmm", args.vmm, "--kernel", args.kernel,
-             "--rootfs", args.rootfs, "--initramfs", args.initramfs, "--max-vm-memory-mib", str(max_vm_memory_mib)],
+             "--rootfs", args.rootfs, "--initramfs", args.initramfs, "--max-vm-memory-mib", str(max_vm_memory_mib),
+             *extra_args],
             stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -68,6 +69,13 @@ class Emberd:
         payload = r.read()
         conn.close()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, payload
+
+    def kill(self):
+        """SIGKILL, as a crash would; then ends the VMMs it leaves behind (they name state_dir)."""
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+        subprocess.run(["pkill", "-KILL", "-f", "--", self.state_dir], check=False)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
