@@ -13,12 +13,17 @@
 #include <memory>
 
 #include "host/api/event_invoke_config_api.h"
+#include "host/api/function_url_api.h"
 #include "host/api/http_server.h"
 #include "host/events/async_dispatcher.h"
 #include "host/api/lambda_api.h"
+#include "host/api/scheduler_api.h"
+#include "host/events/schedule_runner.h"
 #include "host/logs/function_logs.h"
 #include "host/store/code_store.h"
 #include "host/store/function_store.h"
+#include "host/store/function_url_store.h"
+#include "host/store/schedule_store.h"
 
 namespace ember::host {
 namespace {
@@ -33,6 +38,9 @@ struct Opened {
   std::unique_ptr<Invoker> invoker;
   std::unique_ptr<EventQueue> events;
   EventInvokeConfigStore event_configs;
+  FunctionUrlStore urls;
+  ScheduleStore schedules;
+  std::string url_base;  // function URLs: "http://<TCP listener>", see function_url_base()
 };
 
 // Everything the daemon runs on; members are destroyed in reverse order, the server first,
@@ -45,16 +53,25 @@ struct Daemon {
         invoker(std::move(opened.invoker)),
         events(std::move(opened.events)),
         event_configs(std::move(opened.event_configs)),
+        urls(std::move(opened.urls)),
+        schedules(std::move(opened.schedules)),
         api(functions, code, logs, *invoker, LambdaApiOptions{.region = config.region}),
         event_config_api(functions, event_configs, config.region),
+        url_api(functions, urls, api.runner(), opened.url_base),
+        scheduler_api(schedules, SchedulerApiOptions{.region = config.region},
+                      [this] { schedule_runner.changed(); }),
         dispatcher(*events, functions, event_configs, api.runner(), logs,
                    AsyncDispatcherOptions{
                        .workers = config.async_workers,
                        .function_error_delay_ms =
                            std::chrono::milliseconds(config.async_retry_delay).count()}),
+        schedule_runner(schedules, *events),
         server(api, HttpServerOptions{.max_connections = config.max_connections}) {
     api.accept_events(*events);
     event_config_api.add_routes(api.router());
+    url_api.add_routes(api.router());
+    scheduler_api.add_routes(api.router());
+    schedule_runner.start();
     api.on_function_deleted([this](const std::string& name) { forget_function(name); });
   }
 
@@ -68,6 +85,7 @@ struct Daemon {
                    dropped.value(), name.c_str());
     }
     (void)event_configs.remove(name);
+    url_api.function_deleted(name);
   }
 
   FunctionStore functions;
@@ -76,9 +94,14 @@ struct Daemon {
   std::unique_ptr<Invoker> invoker;
   std::unique_ptr<EventQueue> events;
   EventInvokeConfigStore event_configs;
+  FunctionUrlStore urls;
+  ScheduleStore schedules;
   LambdaApi api;
   EventInvokeConfigApi event_config_api;
+  FunctionUrlApi url_api;
+  SchedulerApi scheduler_api;
   AsyncDispatcher dispatcher;
+  ScheduleRunner schedule_runner;  // fires schedules into `events` until destroyed
   HttpServer server;
 };
 
@@ -100,6 +123,8 @@ Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
   EMBER_TRY(std::unique_ptr<EventQueue> events, EventQueue::open(config.state_dir + "/events.db"));
   EMBER_TRY(EventInvokeConfigStore event_configs,
             EventInvokeConfigStore::open(config.state_dir + "/functions.db"));
+  EMBER_TRY(FunctionUrlStore urls, FunctionUrlStore::open(config.state_dir + "/functions.db"));
+  EMBER_TRY(ScheduleStore schedules, ScheduleStore::open(config.state_dir + "/functions.db"));
 
   std::vector<Listener> listeners;
   EMBER_TRY(Listener unix_listener, Listener::unix_socket(config.socket_path, 0660));
@@ -109,13 +134,15 @@ Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
     listeners.push_back(std::move(tcp_listener));
   }
   std::string described;
+  std::string url_base = function_url_base("");  // without a TCP listener: http://localhost
   for (const Listener& listener : listeners) {
     described += (described.empty() ? "" : " and ") + listener.description();
+    if (listener.port() != 0) url_base = function_url_base(listener.description());
   }
 
   auto daemon = std::make_unique<Daemon>(
       Opened{std::move(functions), std::move(code), std::move(invoker), std::move(events),
-             std::move(event_configs)},
+             std::move(event_configs), std::move(urls), std::move(schedules), url_base},
       config);
   EMBER_CHECK(daemon->server.start(std::move(listeners)));
   std::fprintf(stderr, "emberd: serving the Lambda API on %s (state in %s, region %s)\n",

@@ -66,6 +66,8 @@ HttpResponse LambdaApi::async_status(const HttpRequest& request, const Params& p
                       {"Attempts", entry.attempts},
                       {"Accepted", lambda_timestamp(entry.accepted_ms)},
                       {"Finished", lambda_timestamp(entry.finished_ms)},
+                      {"AcceptedMs", entry.accepted_ms},
+                      {"HandlerStartedMs", entry.handler_started_ms},
                       {"Detail", entry.detail}});
   }
   return json_response(200, {{"FunctionName", record->name},

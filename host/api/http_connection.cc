@@ -71,7 +71,7 @@ bool write_response(FdStream& stream, const HttpResponse& response, unsigned ver
   http::response<http::string_body> message;
   message.version(version);
   message.result(static_cast<unsigned>(response.status));
-  for (const auto& [name, value] : response.headers) message.set(name, value);
+  for (const auto& [name, value] : response.headers) message.insert(name, value);
   message.body() = response.body;
   message.keep_alive(keep_alive);
   message.prepare_payload();

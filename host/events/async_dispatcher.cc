@@ -116,6 +116,8 @@ void AsyncDispatcher::process(QueuedEvent event) {
     auto result = runner_.run(function.value(), input);
     if (result.ok()) {
       ++event.attempts;
+      // The handler's start, as seen from here: its end less the time it ran.
+      event.handler_started_ms = now() - static_cast<int64_t>(result->outcome.timing.handler_ms);
       response = std::move(result->outcome.payload);
       function_error = result->outcome.function_error;
       outcome = function_error.empty() ? TryOutcome::kSucceeded : TryOutcome::kFunctionError;

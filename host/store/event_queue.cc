@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS history (
   attempts INTEGER NOT NULL,
   accepted_ms INTEGER NOT NULL,
   finished_ms INTEGER NOT NULL,
-  detail TEXT NOT NULL
+  detail TEXT NOT NULL,
+  handler_started_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS history_by_function ON history (function_name, id);
 )sql";
@@ -103,14 +104,16 @@ Status record_history(Database& db, const QueuedEvent& event, EventFate fate,
                       const std::string& detail, int64_t finished_ms) {
   EMBER_TRY(Statement insert,
             db.prepare("INSERT INTO history (function_name, request_id, fate, attempts, "
-                       "accepted_ms, finished_ms, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+                       "accepted_ms, finished_ms, detail, handler_started_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                       "?7, ?8)"));
   insert.bind(1, event.function_name)
       .bind(2, event.request_id)
       .bind(3, event_fate_name(fate))
       .bind(4, int64_t{event.attempts})
       .bind(5, event.accepted_ms)
       .bind(6, finished_ms)
-      .bind(7, detail);
+      .bind(7, detail)
+      .bind(8, event.handler_started_ms);
   EMBER_CHECK(insert.run());
   // Everything at or below the (cap+1)-th newest id goes; nothing when there are fewer rows.
   EMBER_TRY(Statement trim,
@@ -424,7 +427,8 @@ Result<std::vector<EventHistoryEntry>> EventQueue::history(const std::string& fu
   Impl& q = *impl_;
   std::lock_guard lock(q.db_mu);
   auto select = q.db.prepare(
-      "SELECT request_id, fate, attempts, accepted_ms, finished_ms, detail FROM history "
+      "SELECT request_id, fate, attempts, accepted_ms, finished_ms, detail, handler_started_ms "
+      "FROM history "
       "WHERE function_name = ?1 ORDER BY id DESC LIMIT ?2");
   if (!select.ok()) return in_database(q.path, "read event history", select.error());
   select->bind(1, function_name).bind(2, static_cast<int64_t>(limit));  // SIZE_MAX: -1, no limit
@@ -440,6 +444,7 @@ Result<std::vector<EventHistoryEntry>> EventQueue::history(const std::string& fu
     entry.accepted_ms = select->integer(3);
     entry.finished_ms = select->integer(4);
     entry.detail = select->text(5);
+    entry.handler_started_ms = select->integer(6);
     entries.push_back(std::move(entry));
   }
 }

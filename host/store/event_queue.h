@@ -40,6 +40,9 @@ struct QueuedEvent : NewEvent {
   int64_t not_before_ms = 0;  // Unix ms: not to be claimed before
   int64_t backoff_ms = 0;     // the last capacity backoff (0: none yet)
   std::string last_error;     // the last function error's payload, for the failure record
+  // When the last run's handler started (Unix ms, 0: never ran); not stored while the event
+  // waits, only in its history entry.
+  int64_t handler_started_ms = 0;
 };
 
 // How an event left the queue.
@@ -60,7 +63,8 @@ struct EventHistoryEntry {
   int attempts = 0;
   int64_t accepted_ms = 0;
   int64_t finished_ms = 0;
-  std::string detail;  // the error type, or why it was dropped
+  std::string detail;              // the error type, or why it was dropped
+  int64_t handler_started_ms = 0;  // the last run's handler start (0: never ran)
 
   bool operator==(const EventHistoryEntry&) const = default;
 };

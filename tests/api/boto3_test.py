@@ -206,14 +206,45 @@ class Boto3Test(unittest.TestCase):
         self.create("invoked")
         dry = self.client.invoke(FunctionName="invoked", InvocationType="DryRun")
         self.assertEqual(dry["StatusCode"], 204)
-        with self.assertRaises(self.client.exceptions.InvalidParameterValueException):
-            self.client.invoke(FunctionName="invoked", InvocationType="Event")
+        event = self.client.invoke(FunctionName="invoked", InvocationType="Event", Payload=b'{"a":1}')
+        self.assertEqual(event["StatusCode"], 202)
+        self.assertEqual(event["Payload"].read(), b"")
+        self.assertTrue(event["ResponseMetadata"]["RequestId"])
+        with self.assertRaises(self.client.exceptions.RequestTooLargeException):
+            self.client.invoke(FunctionName="invoked", InvocationType="Event",
+                               Payload=b'"' + b"x" * 2**20 + b'"')
         with self.assertRaises(self.client.exceptions.ResourceNotFoundException):
             self.client.invoke(FunctionName="missing", Payload=b"{}")
         with self.assertRaises(self.client.exceptions.RequestTooLargeException):
             self.client.invoke(FunctionName="invoked", Payload=b'"' + b"x" * (6 * 2**20) + b'"')
         with self.assertRaises(self.client.exceptions.InvalidRequestContentException):
             self.client.invoke(FunctionName="invoked", Payload=b"not json")
+
+    def test_event_invoke_config(self):
+        self.create("async-config")
+        target = "arn:aws:lambda:us-east-1:000000000000:function:async-config"
+        put = self.client.put_function_event_invoke_config(
+            FunctionName="async-config", MaximumRetryAttempts=0, MaximumEventAgeInSeconds=300,
+            DestinationConfig={"OnFailure": {"Destination": target}})
+        self.assertEqual(put["MaximumRetryAttempts"], 0)
+        self.assertEqual(put["FunctionArn"], target + ":$LATEST")
+        updated = self.client.update_function_event_invoke_config(FunctionName="async-config",
+                                                                   MaximumRetryAttempts=2)
+        self.assertEqual(updated["MaximumEventAgeInSeconds"], 300)
+        self.assertEqual(updated["DestinationConfig"]["OnFailure"]["Destination"], target)
+        got = self.client.get_function_event_invoke_config(FunctionName="async-config")
+        self.assertEqual(got["MaximumRetryAttempts"], 2)
+        listed = self.client.list_function_event_invoke_configs(FunctionName="async-config")
+        self.assertEqual(len(listed["FunctionEventInvokeConfigs"]), 1)
+        with self.assertRaises(self.client.exceptions.InvalidParameterValueException):
+            self.client.put_function_event_invoke_config(
+                FunctionName="async-config",
+                DestinationConfig={"OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:000000000000:q"}})
+        self.client.delete_function_event_invoke_config(FunctionName="async-config")
+        with self.assertRaises(self.client.exceptions.ResourceNotFoundException):
+            self.client.get_function_event_invoke_config(FunctionName="async-config")
+        created = self.create("with-dlq", DeadLetterConfig={"TargetArn": target})
+        self.assertEqual(created["DeadLetterConfig"]["TargetArn"], target)
 
     def test_restart_keeps_functions_and_sigterm_exits_0(self):
         created = self.create("durable", MemorySize=384)
