@@ -99,7 +99,8 @@ void AsyncDispatcher::process(QueuedEvent event) {
   if (!function.ok() && function.error().code == ENOENT) {
     std::fprintf(stderr, "emberd: async event %s dropped: function %s no longer exists\n",
                  event.request_id.c_str(), event.function_name.c_str());
-    (void)queue_.finish(event, EventFate::kDropped, "function not found", now());
+    persist(event, [&] { return queue_.finish(event, EventFate::kDropped, "function not found",
+                                              now()); });
     return;
   }
   TryOutcome outcome = TryOutcome::kNotRun;
@@ -132,10 +133,7 @@ void AsyncDispatcher::process(QueuedEvent event) {
   if (!decision.finished) {
     event.not_before_ms = decision.not_before_ms;
     event.backoff_ms = decision.backoff_ms;
-    if (auto released = queue_.release(event); !released.ok()) {
-      std::fprintf(stderr, "emberd: async event %s: %s\n", event.request_id.c_str(),
-                   released.error().message().c_str());
-    }
+    persist(event, [&] { return queue_.release(event); });
     return;
   }
   if (decision.fate != EventFate::kSucceeded || !function.ok()) {
@@ -152,7 +150,7 @@ void AsyncDispatcher::process(QueuedEvent event) {
                                .now_ms = now()}),
             event, "destination");
   }
-  (void)queue_.finish(event, EventFate::kSucceeded, "", now());
+  persist(event, [&] { return queue_.finish(event, EventFate::kSucceeded, "", now()); });
 }
 
 void AsyncDispatcher::finish_for_good(const QueuedEvent& event, const FunctionRecord& function,
@@ -183,7 +181,22 @@ void AsyncDispatcher::finish_for_good(const QueuedEvent& event, const FunctionRe
   if (auto appended = logs_.append(function.name, line); !appended.ok()) {
     std::fprintf(stderr, "emberd: %s\n", appended.error().message().c_str());
   }
-  (void)queue_.finish(event, fate, error, now());
+  persist(event, [&] { return queue_.finish(event, fate, error, now()); });
+}
+
+void AsyncDispatcher::persist(const QueuedEvent& event, const std::function<Status()>& write) {
+  // The event stays claimed meanwhile: it neither runs again nor is lost (a restart finds it
+  // waiting in the database as it was).
+  for (int tries = 1;; ++tries) {
+    Status written = write();
+    if (written.ok()) return;
+    if (tries == 1 || tries % 60 == 0) {
+      std::fprintf(stderr, "emberd: async event %s: %s; trying again every second\n",
+                   event.request_id.c_str(), written.error().message().c_str());
+    }
+    if (stopping_) return;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 }
 
 void AsyncDispatcher::deliver(const std::string& target_arn, const std::string& payload,

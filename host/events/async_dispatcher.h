@@ -51,6 +51,8 @@ class AsyncDispatcher {
                const QueuedEvent& about, const char* why);
   void finish_for_good(const QueuedEvent& event, const FunctionRecord& function, EventFate fate,
                        const std::string& response, const std::string& function_error);
+  // Runs a queue write (release, finish) until it succeeds or the dispatcher stops.
+  void persist(const QueuedEvent& event, const std::function<Status()>& write);
   int64_t now() const { return options_.now_ms(); }
 
   EventQueue& queue_;
