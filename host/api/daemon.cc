@@ -13,9 +13,11 @@
 #include <memory>
 
 #include "host/api/event_invoke_config_api.h"
+#include "host/api/event_source_mapping_api.h"
 #include "host/api/function_url_api.h"
 #include "host/api/http_server.h"
 #include "host/events/async_dispatcher.h"
+#include "host/events/mapping_pollers.h"
 #include "host/api/lambda_api.h"
 #include "host/api/scheduler_api.h"
 #include "host/events/schedule_runner.h"
@@ -31,6 +33,13 @@ namespace {
 // After the drain and the invoker's shutdown, connections still open get this long.
 constexpr auto kAfterShutdownGrace = std::chrono::seconds(5);
 
+// The names of the --redis servers: only names reach the API; URLs and passwords stay here.
+RedisServerNames redis_server_names(const std::vector<RedisServer>& servers) {
+  RedisServerNames names;
+  for (const RedisServer& server : servers) names.insert(server.name);
+  return names;
+}
+
 // What start() opens before the daemon's objects are built on it.
 struct Opened {
   FunctionStore functions;
@@ -41,6 +50,7 @@ struct Opened {
   FunctionUrlStore urls;
   ScheduleStore schedules;
   std::string url_base;  // function URLs: "http://<TCP listener>", see function_url_base()
+  EventSourceMappingStore mappings;
 };
 
 // Everything the daemon runs on; members are destroyed in reverse order, the server first,
@@ -55,22 +65,33 @@ struct Daemon {
         event_configs(std::move(opened.event_configs)),
         urls(std::move(opened.urls)),
         schedules(std::move(opened.schedules)),
+        mappings(std::move(opened.mappings)),
         api(functions, code, logs, *invoker, LambdaApiOptions{.region = config.region}),
         event_config_api(functions, event_configs, config.region),
         url_api(functions, urls, api.runner(), opened.url_base),
         scheduler_api(schedules, SchedulerApiOptions{.region = config.region},
                       [this] { schedule_runner.changed(); }),
+        mapping_api(functions, mappings, config.region, redis_server_names(config.redis_servers),
+                    [this] { pollers.changed(); }),
+        redis_writer(config.redis_servers),
         dispatcher(*events, functions, event_configs, api.runner(), logs,
                    AsyncDispatcherOptions{
                        .workers = config.async_workers,
                        .function_error_delay_ms =
-                           std::chrono::milliseconds(config.async_retry_delay).count()}),
+                           std::chrono::milliseconds(config.async_retry_delay).count(),
+                       .redis = &redis_writer}),
+        pollers(mappings, functions, api.runner(), *events,
+                MappingPollersOptions{.servers = config.redis_servers,
+                                      .region = config.region,
+                                      .visibility_timeout = config.queue_visibility_timeout}),
         schedule_runner(schedules, *events),
         server(api, HttpServerOptions{.max_connections = config.max_connections}) {
     api.accept_events(*events);
     event_config_api.add_routes(api.router());
     url_api.add_routes(api.router());
     scheduler_api.add_routes(api.router());
+    mapping_api.add_routes(api.router());
+    pollers.add_routes(api.router());
     schedule_runner.start();
     api.on_function_deleted([this](const std::string& name) { forget_function(name); });
   }
@@ -86,6 +107,8 @@ struct Daemon {
     }
     (void)event_configs.remove(name);
     url_api.function_deleted(name);
+    mapping_api.function_deleted(name);
+    pollers.changed();
   }
 
   FunctionStore functions;
@@ -96,11 +119,15 @@ struct Daemon {
   EventInvokeConfigStore event_configs;
   FunctionUrlStore urls;
   ScheduleStore schedules;
+  EventSourceMappingStore mappings;
   LambdaApi api;
   EventInvokeConfigApi event_config_api;
   FunctionUrlApi url_api;
   SchedulerApi scheduler_api;
+  EventSourceMappingApi mapping_api;
+  RedisStreamWriter redis_writer;  // Redis destinations and dead-letter targets
   AsyncDispatcher dispatcher;
+  MappingPollers pollers;  // reads event sources until destroyed
   ScheduleRunner schedule_runner;  // fires schedules into `events` until destroyed
   HttpServer server;
 };
@@ -125,6 +152,8 @@ Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
             EventInvokeConfigStore::open(config.state_dir + "/functions.db"));
   EMBER_TRY(FunctionUrlStore urls, FunctionUrlStore::open(config.state_dir + "/functions.db"));
   EMBER_TRY(ScheduleStore schedules, ScheduleStore::open(config.state_dir + "/functions.db"));
+  EMBER_TRY(EventSourceMappingStore mappings,
+            EventSourceMappingStore::open(config.state_dir + "/functions.db"));
 
   std::vector<Listener> listeners;
   EMBER_TRY(Listener unix_listener, Listener::unix_socket(config.socket_path, 0660));
@@ -142,7 +171,8 @@ Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
 
   auto daemon = std::make_unique<Daemon>(
       Opened{std::move(functions), std::move(code), std::move(invoker), std::move(events),
-             std::move(event_configs), std::move(urls), std::move(schedules), url_base},
+             std::move(event_configs), std::move(urls), std::move(schedules), url_base,
+             std::move(mappings)},
       config);
   EMBER_CHECK(daemon->server.start(std::move(listeners)));
   std::fprintf(stderr, "emberd: serving the Lambda API on %s (state in %s, region %s)\n",

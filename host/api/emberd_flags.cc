@@ -54,7 +54,14 @@ po::options_description describe_flags() {
        "the wait before an Event invocation's first retry after a function error; the second "
        "waits twice as long (1..3600; Lambda: 60)")
       ("async-workers", po::value<uint32_t>()->default_value(4),
-       "Event invocations run at once (1..256), each still waiting for VM capacity");
+       "Event invocations run at once (1..256), each still waiting for VM capacity")
+      ("redis", po::value<std::vector<std::string>>()->composing(),
+       "[NAME=]URL, repeatable: a Redis server event source mappings read, named in their "
+       "ARNs arn:ember:redis:::NAME/stream/KEY and .../queue/KEY (NAME default: \"default\"), "
+       "e.g. --redis default=redis://127.0.0.1:6379")
+      ("queue-visibility-timeout-s", po::value<uint32_t>()->default_value(0),
+       "queue sources: how long a received record stays invisible before it is received again "
+       "(0..43200; 0: the function's timeout plus 10 s)");
   // clang-format on
   return d;
 }
@@ -117,6 +124,15 @@ Result<EmberdFlags> parse_emberd_flags(int argc, const char* const argv[]) {
   if (c.async_workers < 1 || c.async_workers > 256) {
     return usage_error("--async-workers must be 1..256");
   }
+
+  if (vm.count("redis")) {
+    auto servers = parse_redis_flags(vm["redis"].as<std::vector<std::string>>());
+    if (!servers.ok()) return usage_error(servers.error().message());
+    c.redis_servers = std::move(servers).value();
+  }
+  const uint32_t visibility = vm["queue-visibility-timeout-s"].as<uint32_t>();
+  if (visibility > 43200) return usage_error("--queue-visibility-timeout-s must be 0..43200");
+  c.queue_visibility_timeout = std::chrono::seconds(visibility);
 
   InvokerConfig& invoker = c.invoker;
   invoker.state_dir = c.state_dir;

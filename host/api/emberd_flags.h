@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "host/api/invoker.h"
+#include "host/events/redis_client.h"
 
 namespace ember::host {
 
@@ -26,6 +28,11 @@ struct EmberdConfig {
   size_t max_connections = 256;
   std::chrono::seconds async_retry_delay{60};  // before the first retry after a function error
   uint32_t async_workers = 4;                  // Event invocations run at once
+  // --redis [NAME=]URL, repeatable: the Redis servers event source mappings read and
+  // destinations write to.
+  std::vector<RedisServer> redis_servers;
+  // Queue sources: how long a received record stays invisible; 0: the function's timeout + 10 s.
+  std::chrono::seconds queue_visibility_timeout{0};
   InvokerConfig invoker;  // state_dir and region copied from above
 };
 

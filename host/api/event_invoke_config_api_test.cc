@@ -86,7 +86,7 @@ TEST_F(EventInvokeConfigTest, ValidatesAsLambdaDoes) {
       "PUT", kPath,
       R"({"DestinationConfig": {"OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:000000000000:q"}}})");
   EXPECT_EQ(error_of(queue), "400 InvalidParameterValueException");
-  EXPECT_NE(json_of(queue)["message"].get<std::string>().find("Ember functions only"),
+  EXPECT_NE(json_of(queue)["message"].get<std::string>().find("Ember functions and Redis streams"),
             std::string::npos);
   EXPECT_EQ(error_of(call("PUT", "/2019-09-25/functions/nope/event-invoke-config", "{}")),
             "404 ResourceNotFoundException");

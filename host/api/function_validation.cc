@@ -5,6 +5,8 @@
 #include <regex>
 #include <set>
 
+#include "host/events/redis_arn.h"
+
 namespace ember::host {
 namespace {
 
@@ -170,10 +172,16 @@ ApiStatus check_function_target(const std::string& arn, const std::string& what)
   static const std::regex function_arn_pattern(
       "arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\\d{12}:function:[a-zA-Z0-9_-]{1,64}(:\\$LATEST)?");
   if (arn.empty() || std::regex_match(arn, function_arn_pattern)) return {};
+  if (looks_like_redis_arn(arn)) {
+    auto redis = parse_redis_arn(arn);
+    if (redis.ok()) return {};
+    return invalid_parameter("The " + what + " " + redis.error().context);
+  }
   return invalid_parameter("The " + what + " " + arn +
-                           " is not supported: Ember delivers events to Ember functions only; "
-                           "give a function ARN such as arn:aws:lambda:us-east-1:000000000000:"
-                           "function:my-function");
+                           " is not supported: Ember delivers events to Ember functions and "
+                           "Redis streams; give a function ARN such as arn:aws:lambda:us-east-1:"
+                           "000000000000:function:my-function or arn:ember:redis:::SERVER/"
+                           "stream/KEY");
 }
 
 }  // namespace ember::host

@@ -28,9 +28,10 @@ std::string function_arn(const std::string& region, const std::string& name);
 // "Function not found: <arn>", 404.
 ApiError function_not_found(const std::string& region, const std::string& name);
 
-// A function ARN given as a target of events (a destination or a dead-letter target):
-// "" means none; anything but an Ember function's ARN (arn:aws:lambda:<region>:<account>:
-// function:<name>) is InvalidParameterValueException naming `what` and the ARN.
+// The target of events (a destination or a dead-letter target): "" means none; an Ember
+// function's ARN (arn:aws:lambda:<region>:<account>:function:<name>) or a Redis stream's
+// (arn:ember:redis:::SERVER/stream/KEY, or .../queue/KEY); anything else is
+// InvalidParameterValueException naming `what` and the ARN.
 ApiStatus check_function_target(const std::string& arn, const std::string& what);
 
 // Checks every configuration value of a function about to be stored: runtime, handler,

@@ -9,6 +9,7 @@
 #include "host/api/function_validation.h"
 #include "host/api/uuid.h"
 #include "host/events/invocation_record.h"
+#include "host/events/redis_arn.h"
 
 namespace ember::host {
 namespace {
@@ -95,6 +96,7 @@ RetryRules AsyncDispatcher::rules_for(const QueuedEvent& event,
 }
 
 void AsyncDispatcher::process(QueuedEvent event) {
+  if (looks_like_redis_arn(event.function_name)) return append_to_stream(std::move(event));
   auto function = functions_.get(event.function_name);
   if (!function.ok() && function.error().code == ENOENT) {
     std::fprintf(stderr, "emberd: async event %s dropped: function %s no longer exists\n",
@@ -153,6 +155,38 @@ void AsyncDispatcher::process(QueuedEvent event) {
   persist(event, [&] { return queue_.finish(event, EventFate::kSucceeded, "", now()); });
 }
 
+void AsyncDispatcher::append_to_stream(QueuedEvent event) {
+  const RetryRules rules;  // Lambda's defaults: retried for up to 6 hours
+  if (event_expired(event, rules, now())) {
+    std::fprintf(stderr, "emberd: %s for event %s not delivered to %s within %lld s: dropped\n",
+                 event.source.c_str(), event.request_id.c_str(), event.function_name.c_str(),
+                 static_cast<long long>(rules.max_event_age_s));
+    persist(event, [&] { return queue_.finish(event, EventFate::kEventAgeExceeded, "", now()); });
+    return;
+  }
+  Status appended = options_.redis != nullptr
+                        ? options_.redis->append(event.function_name, event.payload)
+                        : Status(make_error("append to " + event.function_name,
+                                            "emberd has no Redis servers (--redis)"));
+  if (appended.ok()) {
+    persist(event, [&] { return queue_.finish(event, EventFate::kSucceeded, "", now()); });
+    return;
+  }
+  if (event.backoff_ms == 0) {
+    std::fprintf(stderr, "emberd: %s for event %s: %s; retrying with backoff\n",
+                 event.source.c_str(), event.request_id.c_str(),
+                 appended.error().message().c_str());
+  }
+  const RetryDecision decision = decide_after_try(event, TryOutcome::kNotRun, rules, now());
+  event.not_before_ms = decision.not_before_ms;
+  event.backoff_ms = decision.backoff_ms;
+  if (decision.finished) {
+    persist(event, [&] { return queue_.finish(event, decision.fate, "", now()); });
+  } else {
+    persist(event, [&] { return queue_.release(event); });
+  }
+}
+
 void AsyncDispatcher::finish_for_good(const QueuedEvent& event, const FunctionRecord& function,
                                       EventFate fate, const std::string& response,
                                       const std::string& function_error) {
@@ -201,6 +235,19 @@ void AsyncDispatcher::persist(const QueuedEvent& event, const std::function<Stat
 
 void AsyncDispatcher::deliver(const std::string& target_arn, const std::string& payload,
                               const QueuedEvent& about, const char* why) {
+  if (looks_like_redis_arn(target_arn)) {
+    NewEvent record{.request_id = about.request_id,
+                    .function_name = target_arn,
+                    .payload = payload,
+                    .accepted_ms = now(),
+                    .source = why};
+    if (auto queued = queue_.enqueue(record); !queued.ok()) {
+      std::fprintf(stderr, "emberd: async event %s: %s to %s lost: %s\n",
+                   about.request_id.c_str(), why, target_arn.c_str(),
+                   queued.error().message().c_str());
+    }
+    return;
+  }
   auto target = resolve_function_name(target_arn, "", runner_.region());
   if (!target.ok()) {
     std::fprintf(stderr, "emberd: async event %s: %s target %s: %s\n", about.request_id.c_str(),

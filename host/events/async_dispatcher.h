@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "host/api/invocation_runner.h"
+#include "host/events/redis_stream_writer.h"
 #include "host/events/retry_policy.h"
 #include "host/logs/function_logs.h"
 #include "host/store/event_invoke_config_store.h"
@@ -23,6 +24,8 @@ struct AsyncDispatcherOptions {
   int64_t function_error_delay_ms = 60'000;  // --async-retry-delay-seconds
   // Unix ms now; tests pass a fake clock.
   std::function<int64_t()> now_ms;
+  // Appends to Redis streams named as destinations or dead-letter targets; null: none.
+  RedisStreamWriter* redis = nullptr;
 };
 
 // The stores and the runner outlive the dispatcher. Workers start in the constructor and are
@@ -45,8 +48,12 @@ class AsyncDispatcher {
  private:
   void work();
   void process(QueuedEvent event);
+  // An event whose target is a Redis stream (a destination's record or a dead letter).
+  void append_to_stream(QueuedEvent event);
   RetryRules rules_for(const QueuedEvent& event, const FunctionRecord& function) const;
-  // Sends what a destination or dead-letter target gets, as a new queued event.
+  // Sends what a destination or dead-letter target gets, as a new queued event: for a
+  // function, an event it runs; for a Redis stream, an event whose function_name is the
+  // stream's ARN, appended by append_to_stream() with retries.
   void deliver(const std::string& target_arn, const std::string& payload,
                const QueuedEvent& about, const char* why);
   void finish_for_good(const QueuedEvent& event, const FunctionRecord& function, EventFate fate,
