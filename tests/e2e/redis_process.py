@@ -90,10 +90,12 @@ class RedisServer:
         while time.time() < deadline:
             try:
                 client = Redis(self.port, timeout=2)
-                client.call("PING")
-                client.close()
-                return
-            except OSError:
+                try:
+                    client.call("PING")
+                    return
+                finally:
+                    client.close()
+            except (OSError, RuntimeError):  # not listening yet, or LOADING its data
                 time.sleep(0.1)
         raise RuntimeError("redis-server did not start; see " + os.path.join(self.dir, "redis.log"))
 
