@@ -9,7 +9,9 @@
 #include <optional>
 #include <set>
 
+#include "host/events/async_dispatcher.h"
 #include "host/events/queue_poller.h"
+#include "host/events/redis_stream_writer.h"
 #include "host/events/redis_test_server.h"
 #include "host/events/stream_poller.h"
 #include "host/store/encoding.h"
@@ -288,6 +290,59 @@ TEST_F(PollerTest, QueueBatchesRunInParallelAndFailedRecordsComeBack) {
   int sevens = 0;
   for (int n : seen()) sevens += n == 7;
   EXPECT_EQ(sevens, 3);  // received 3 times, run each time, the 4th receive went to OnFailure
+}
+
+TEST_F(PollerTest, AsyncDestinationsAndDeadLettersCanBeRedisStreams) {
+  auto configs = EventInvokeConfigStore::open(state_ + "/functions.db");
+  ASSERT_TRUE(configs.ok());
+  ASSERT_TRUE(configs->put(EventInvokeConfig{.function_name = "consumer",
+                                             .max_retries = 0,
+                                             .on_success = "arn:ember:redis:::test/stream/ok",
+                                             .on_failure = "arn:ember:redis:::test/stream/failed"})
+                  .ok());
+  RedisStreamWriter writer({tcp_server()});
+  AsyncDispatcher dispatcher(*events_, *functions_, configs.value(), *runner_, *logs_,
+                             AsyncDispatcherOptions{.workers = 0, .redis = &writer});
+  invoker_.answer = [](const json& event) {
+    if (event.contains("fail")) {
+      return InvokeOutcome{.payload = R"({"errorType":"Boom"})", .function_error = "Unhandled"};
+    }
+    return InvokeOutcome{.payload = R"({"done":true})"};
+  };
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  ASSERT_TRUE(events_->enqueue({.request_id = "good", .function_name = "consumer",
+                                .payload = "{}", .accepted_ms = now}).ok());
+  ASSERT_TRUE(events_->enqueue({.request_id = "bad", .function_name = "consumer",
+                                .payload = R"({"fail":1})", .accepted_ms = now}).ok());
+  EXPECT_EQ(dispatcher.run_due(), 2u);  // both run; their records are queued for Redis
+  EXPECT_EQ(dispatcher.run_due(), 2u);  // and appended
+  auto ok = redis_->command({"XRANGE", "ok", "-", "+"});
+  auto failed = redis_->command({"XRANGE", "failed", "-", "+"});
+  ASSERT_TRUE(ok.ok() && failed.ok());
+  ASSERT_EQ(ok->elements.size(), 1u);
+  ASSERT_EQ(failed->elements.size(), 1u);
+  const auto& fields = ok->elements[0].elements[1].elements;
+  ASSERT_EQ(fields.size(), 2u);
+  EXPECT_EQ(fields[0].text, "data");
+  const json record = json::parse(fields[1].text);
+  EXPECT_EQ(record["requestContext"]["condition"], "Success");
+  EXPECT_EQ(record["responsePayload"]["done"], true);
+  const json failure = json::parse(failed->elements[0].elements[1].elements[1].text);
+  EXPECT_EQ(failure["requestContext"]["condition"], "RetriesExhausted");
+
+  // With Redis down the record waits in the queue, to be appended once Redis is back.
+  stop_server();
+  ASSERT_TRUE(events_->enqueue({.request_id = "later", .function_name = "consumer",
+                                .payload = "{}", .accepted_ms = now}).ok());
+  dispatcher.run_due();
+  dispatcher.run_due();
+  auto stats = events_->claim(INT64_MAX, 10);
+  ASSERT_TRUE(stats.ok());
+  ASSERT_EQ(stats->size(), 1u);
+  EXPECT_EQ(stats->front().function_name, "arn:ember:redis:::test/stream/ok");
+  EXPECT_GT(stats->front().backoff_ms, 0);
 }
 
 TEST_F(PollerTest, AServerThatIsDownIsReportedAndRetried) {
