@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "common/utc_time.h"
 #include "host/api/function_validation.h"
 #include "host/api/lambda_api.h"
 #include "host/api/lambda_json.h"
@@ -24,16 +25,7 @@ constexpr size_t kMaxEventBytes = 6 * 1024 * 1024;  // Lambda's synchronous payl
 constexpr char kQualifierPattern[] = "((?!^\\d+$)^[0-9a-zA-Z-_]+$)";
 
 // A URL config's CreationTime and LastModifiedTime: "2026-12-01T19:54:02.123000Z".
-std::string url_timestamp(int64_t unix_ms) {
-  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03d000Z", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return text;
-}
+std::string url_timestamp(int64_t unix_ms) { return iso8601_utc(unix_ms, "000Z"); }
 
 // Lambda's FunctionUrlQualifier: an alias name, 1-128 of [0-9a-zA-Z-_], not all digits
 // (so neither a version nor $LATEST).

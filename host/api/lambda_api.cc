@@ -27,12 +27,6 @@ std::string two_decimals(double value) {
 
 }  // namespace
 
-int64_t unix_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string ember_timing_header(const InvokeTiming& t) {
   return std::string("start=") + (t.cold ? "cold" : "warm") + ";queue=" + two_decimals(t.queue_ms) +
          ";restore=" + two_decimals(t.restore_ms) + ";boot=" + two_decimals(t.boot_ms) +

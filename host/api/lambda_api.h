@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/utc_time.h"
 #include "host/api/api_error.h"
 #include "host/api/http_server.h"
 #include "host/api/invocation_runner.h"
@@ -113,8 +114,5 @@ class LambdaApi : public HttpHandler {
 // init=120.00;handler=12.34;total=218.02" (milliseconds, 2 decimals; start=warm when the
 // environment was ready).
 std::string ember_timing_header(const InvokeTiming& timing);
-
-// Unix time now in milliseconds.
-int64_t unix_now_ms();
 
 }  // namespace ember::host

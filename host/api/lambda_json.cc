@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "common/utc_time.h"
 #include "host/api/function_validation.h"
 #include "host/store/encoding.h"
 
@@ -46,16 +47,7 @@ ApiResult<const json*> nested_object(const json& body, const char* key) {
 
 }  // namespace
 
-std::string lambda_timestamp(int64_t unix_ms) {
-  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+0000", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return text;
-}
+std::string lambda_timestamp(int64_t unix_ms) { return iso8601_utc(unix_ms, "+0000"); }
 
 json configuration_json(const FunctionRecord& r, const std::string& region) {
   const auto digest = hex_decode(r.code_sha256_hex);

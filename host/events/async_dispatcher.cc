@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "common/utc_time.h"
 #include "host/api/function_validation.h"
 #include "host/api/uuid.h"
 #include "host/events/invocation_record.h"
@@ -26,12 +27,6 @@ std::string error_type_of(const std::string& payload) {
   return "";
 }
 
-int64_t system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 AsyncDispatcher::AsyncDispatcher(EventQueue& queue, FunctionStore& functions,
@@ -43,7 +38,7 @@ AsyncDispatcher::AsyncDispatcher(EventQueue& queue, FunctionStore& functions,
       runner_(runner),
       logs_(logs),
       options_([&] {
-        if (!options.now_ms) options.now_ms = system_now_ms;
+        if (!options.now_ms) options.now_ms = unix_now_ms;
         return std::move(options);
       }()) {
   for (size_t i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { work(); });

@@ -6,22 +6,12 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "common/utc_time.h"
+
 namespace ember::host {
 namespace {
 
 using nlohmann::json;
-
-// "2026-12-01T19:54:02.123Z".
-std::string iso_timestamp(int64_t unix_ms) {
-  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  char text[96];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return text;
-}
 
 json embedded(const std::string& payload) {
   json parsed = json::parse(payload, nullptr, false);
@@ -35,7 +25,7 @@ const char* record_condition(EventFate fate) { return event_fate_name(fate); }
 std::string invocation_record(const InvocationRecordInput& in) {
   json record = {
       {"version", "1.0"},
-      {"timestamp", iso_timestamp(in.now_ms)},
+      {"timestamp", iso8601_utc(in.now_ms)},
       {"requestContext",
        {{"requestId", in.event.request_id},
         {"functionArn", in.function_arn + ":$LATEST"},

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "common/utc_time.h"
 #include "host/api/api_error.h"
 #include "host/api/lambda_json.h"
 
@@ -14,12 +15,6 @@ namespace {
 constexpr auto kReconcileEvery = std::chrono::seconds(5);
 constexpr size_t kDefaultQueueConcurrency = 5;
 constexpr int64_t kVisibilityMarginS = 10;
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool settling(const std::string& state) {
   return state == "Creating" || state == "Enabling" || state == "Updating" ||
@@ -190,7 +185,7 @@ HttpResponse MappingPollers::status(const std::string& uuid) {
   const auto running = running_.find(uuid);
   if (running != running_.end()) {
     const PollerFigures& f = running->second.figures();
-    const double seconds = std::max(1.0, (unix_ms() - f.started_ms.load()) / 1000.0);
+    const double seconds = std::max(1.0, (unix_now_ms() - f.started_ms.load()) / 1000.0);
     body["Lag"] = f.lag.load();
     body["BatchesInFlight"] = f.batches_in_flight.load();
     body["Records"] = f.records.load();

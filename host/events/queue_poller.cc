@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 
+#include "common/utc_time.h"
 #include "host/api/function_validation.h"
 #include "host/events/batch_invoker.h"
 #include "host/events/source_records.h"
@@ -17,12 +18,6 @@ namespace {
 constexpr auto kConnectTimeout = std::chrono::seconds(2);
 constexpr auto kIoTimeout = std::chrono::seconds(10);
 constexpr int64_t kReadBlockMs = 1000;
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Each entry's delivery count, from XPENDING over the batch's id range.
 Result<std::map<std::string, int64_t>> receive_counts(RedisConnection& c, const std::string& key,
@@ -49,8 +44,11 @@ Result<std::map<std::string, int64_t>> receive_counts(RedisConnection& c, const 
 }  // namespace
 
 QueuePoller::QueuePoller(MappingSettings settings, PollerDeps deps)
-    : settings_(std::move(settings)), deps_(std::move(deps)), group_(mapping_group(settings_.uuid)) {
-  figures_.started_ms = unix_ms();
+    : settings_(std::move(settings)),
+      deps_(std::move(deps)),
+      reporter_(settings_.uuid, deps_.report),
+      group_(mapping_group(settings_.uuid)) {
+  figures_.started_ms = unix_now_ms();
   const size_t workers = std::max<size_t>(1, settings_.max_concurrency);
   for (size_t i = 0; i < workers; ++i) workers_.emplace_back([this, i] { work(i); });
 }
@@ -74,19 +72,6 @@ bool QueuePoller::pause(std::chrono::milliseconds how_long) {
   return !wake_.wait_for(lock, how_long, [this] { return stopping_; });
 }
 
-void QueuePoller::report(const std::string& result) {
-  {
-    std::lock_guard lock(mu_);
-    if (result == last_report_) return;
-    last_report_ = result;
-  }
-  if (result != "OK") {
-    std::fprintf(stderr, "emberd: event source mapping %s: %s\n", settings_.uuid.c_str(),
-                 result.c_str());
-  }
-  deps_.report(result);
-}
-
 void QueuePoller::work(size_t index) {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
@@ -99,9 +84,9 @@ void QueuePoller::work(size_t index) {
                        : Status(connection.error());
     if (!ready.ok()) {
       const auto wait = backoff.next();
-      report("PROBLEM: Redis server '" + deps_.server.name + "' (" + deps_.server.describe() +
-             "): " + ready.error().message() + "; retrying in " + std::to_string(wait.count()) +
-             " ms");
+      reporter_.report("PROBLEM: Redis server '" + deps_.server.name + "' (" +
+                       deps_.server.describe() + "): " + ready.error().message() +
+                       "; retrying in " + std::to_string(wait.count()) + " ms");
       pause(wait);
       continue;
     }
@@ -109,7 +94,8 @@ void QueuePoller::work(size_t index) {
     std::string cursor = "0-0";
     while (!stopping()) {
       if (Status polled = poll_once(connection.value(), consumer, cursor); !polled.ok()) {
-        report("PROBLEM: Redis server '" + deps_.server.name + "': " + polled.error().message());
+        reporter_.report("PROBLEM: Redis server '" + deps_.server.name +
+                         "': " + polled.error().message());
         pause(backoff.next());
         break;  // connect again
       }
@@ -120,8 +106,9 @@ void QueuePoller::work(size_t index) {
 Status QueuePoller::poll_once(RedisConnection& connection, const std::string& consumer,
                               std::string& cursor) {
   const std::string& key = settings_.source.key;
-  EMBER_TRY(auto claimed, xautoclaim(connection, key, group_, consumer,
-                                     settings_.visibility_timeout_ms, cursor, settings_.batch_size));
+  EMBER_TRY(auto claimed,
+            xautoclaim(connection, key, group_, consumer, settings_.visibility_timeout_ms, cursor,
+                       settings_.batch_size));
   // Redis counts deleted entries against COUNT: an empty claim with a cursor still moving
   // means the scan is not over. The next poll goes on from the cursor either way.
   const bool scan_over = claimed.first == "0-0";
@@ -130,8 +117,8 @@ Status QueuePoller::poll_once(RedisConnection& connection, const std::string& co
   std::erase_if(batch, [](const StreamEntry& e) { return e.deleted; });
   if (batch.empty() && !scan_over) return {};
   if (batch.empty()) {
-    const int64_t block = settings_.batching_window_ms > 0 ? settings_.batching_window_ms
-                                                           : kReadBlockMs;
+    const int64_t block =
+        settings_.batching_window_ms > 0 ? settings_.batching_window_ms : kReadBlockMs;
     EMBER_TRY(batch, xreadgroup(connection, group_, consumer, key, settings_.batch_size, block));
   }
   if (batch.empty()) {
@@ -166,13 +153,13 @@ Status QueuePoller::poll_once(RedisConnection& connection, const std::string& co
                                       records, ids, settings_.report_item_failures);
   --figures_.batches_in_flight;
   if (outcome.kind == BatchOutcome::Kind::kNotRun) {
-    report(outcome.problem);
+    reporter_.report(outcome.problem);
     pause(std::chrono::seconds(1));
     return {};  // unacknowledged: received again after the visibility timeout
   }
   figures_.records += static_cast<int64_t>(records.size());
   if (outcome.kind == BatchOutcome::Kind::kFunctionError) {
-    report("PROBLEM: Function call failed");
+    reporter_.report("PROBLEM: Function call failed");
     return {};
   }
   std::vector<std::string> done;
@@ -182,7 +169,7 @@ Status QueuePoller::poll_once(RedisConnection& connection, const std::string& co
       done.push_back(id);
     }
   }
-  report(outcome.failed_ids.empty() ? "OK" : "PROBLEM: Function call failed");
+  reporter_.report(outcome.failed_ids.empty() ? "OK" : "PROBLEM: Function call failed");
   return xack(connection, key, group_, done);
 }
 
@@ -202,7 +189,7 @@ Status QueuePoller::send_to_on_failure(const nlohmann::json& record, const std::
   auto queued = deps_.events.enqueue(NewEvent{.request_id = id,
                                               .function_name = target,
                                               .payload = record.dump(),
-                                              .accepted_ms = unix_ms(),
+                                              .accepted_ms = unix_now_ms(),
                                               .source = "event-source-mapping"});
   if (!queued.ok()) return queued.error();
   return {};

@@ -29,19 +29,18 @@ class QueuePoller {
   Status poll_once(RedisConnection& connection, const std::string& consumer,
                    std::string& cursor);
   Status send_to_on_failure(const nlohmann::json& record, const std::string& id);
-  void report(const std::string& result);
   // Sleeps unless stopping; false when stopping.
   bool pause(std::chrono::milliseconds how_long);
   bool stopping();
 
   const MappingSettings settings_;
   PollerDeps deps_;
+  ResultReporter reporter_;
   const std::string group_;
   PollerFigures figures_;
-  std::mutex mu_;  // stopping_, last_report_
+  std::mutex mu_;  // stopping_
   std::condition_variable wake_;
   bool stopping_ = false;
-  std::string last_report_;
   std::vector<std::thread> workers_;
 };
 

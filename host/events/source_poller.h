@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -54,6 +56,32 @@ struct PollerFigures {
   std::atomic<int64_t> batches_in_flight{0};
   std::atomic<int64_t> lag{-1};              // entries not yet acknowledged (-1: unknown)
   std::atomic<int64_t> started_ms{0};        // for records per second
+};
+
+// A mapping's LastProcessingResult as its poller finds it: passed on, and logged when it is
+// a problem, only when it changes. Thread-safe.
+class ResultReporter {
+ public:
+  ResultReporter(std::string uuid, std::function<void(const std::string&)> sink)
+      : uuid_(std::move(uuid)), sink_(std::move(sink)) {}
+  void report(const std::string& result) {
+    {
+      std::lock_guard lock(mu_);
+      if (result == last_) return;
+      last_ = result;
+    }
+    if (result != "OK") {
+      std::fprintf(stderr, "emberd: event source mapping %s: %s\n", uuid_.c_str(),
+                   result.c_str());
+    }
+    sink_(result);
+  }
+
+ private:
+  const std::string uuid_;
+  const std::function<void(const std::string&)> sink_;
+  std::mutex mu_;
+  std::string last_;
 };
 
 // The consumer group every emberd uses for a mapping ("ember-<uuid>"), so several hosts

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/utc_time.h"
 #include "host/store/encoding.h"
 
 namespace ember::host {
@@ -49,17 +50,7 @@ int64_t entry_arrival_ms(const std::string& id) {
   return ms;
 }
 
-std::string iso_time_ms(int64_t unix_ms) {
-  if (unix_ms < 0) unix_ms = 0;
-  const time_t seconds = static_cast<time_t>(unix_ms / 1000);
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  char text[96];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(unix_ms % 1000));
-  return text;
-}
+std::string iso_time_ms(int64_t unix_ms) { return iso8601_utc(unix_ms); }
 
 std::string entry_payload(const SourceEntry& entry) {
   if (entry.fields.size() == 1 && entry.fields[0].first == "data") return entry.fields[0].second;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <deque>
 
+#include "common/utc_time.h"
 #include "host/api/function_validation.h"
 #include "host/events/batch_invoker.h"
 #include "host/events/source_records.h"
@@ -16,12 +17,6 @@ namespace {
 constexpr auto kConnectTimeout = std::chrono::seconds(2);
 constexpr auto kIoTimeout = std::chrono::seconds(10);
 constexpr int64_t kFirstRecordWaitMs = 1000;  // one blocking read, then a look at stopping_
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The arrival time of an entry: the time part of its id.
 int64_t entry_ms(const std::string& id) { return std::atoll(id.c_str()); }
@@ -53,9 +48,10 @@ std::vector<std::string> ids_of(const std::vector<StreamEntry>& entries) {
 StreamPoller::StreamPoller(MappingSettings settings, PollerDeps deps)
     : settings_(std::move(settings)),
       deps_(std::move(deps)),
+      reporter_(settings_.uuid, deps_.report),
       group_(mapping_group(settings_.uuid)),
       consumer_("emberd@" + this_host()) {
-  figures_.started_ms = unix_ms();
+  figures_.started_ms = unix_now_ms();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -73,16 +69,6 @@ bool StreamPoller::pause(std::chrono::milliseconds how_long) {
   return !wake_.wait_for(lock, how_long, [this] { return stopping_.load(); });
 }
 
-void StreamPoller::report(const std::string& result) {
-  if (result == last_report_) return;
-  last_report_ = result;
-  if (result != "OK") {
-    std::fprintf(stderr, "emberd: event source mapping %s: %s\n", settings_.uuid.c_str(),
-                 result.c_str());
-  }
-  deps_.report(result);
-}
-
 Status StreamPoller::connect() {
   EMBER_TRY(RedisConnection connection,
             RedisConnection::connect(deps_.server, kConnectTimeout, kIoTimeout));
@@ -98,9 +84,9 @@ void StreamPoller::run() {
       connection_.reset();
       if (auto connected = connect(); !connected.ok()) {
         const auto wait = backoff.next();
-        report("PROBLEM: Redis server '" + deps_.server.name + "' (" + deps_.server.describe() +
-               "): " + connected.error().message() + "; retrying in " +
-               std::to_string(wait.count()) + " ms");
+        reporter_.report("PROBLEM: Redis server '" + deps_.server.name + "' (" +
+                         deps_.server.describe() + "): " + connected.error().message() +
+                         "; retrying in " + std::to_string(wait.count()) + " ms");
         pause(wait);
         continue;
       }
@@ -108,7 +94,8 @@ void StreamPoller::run() {
     auto batch = collect();
     if (!batch.ok()) {
       connection_.reset();
-      report("PROBLEM: Redis server '" + deps_.server.name + "': " + batch.error().message());
+      reporter_.report("PROBLEM: Redis server '" + deps_.server.name +
+                       "': " + batch.error().message());
       pause(backoff.next());
       continue;
     }
@@ -147,10 +134,9 @@ Result<std::vector<StreamEntry>> StreamPoller::collect() {
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) break;
       // A BLOCK must end before the connection's own timeout.
-      block = std::min<int64_t>(left.count(),
-                                std::chrono::duration_cast<std::chrono::milliseconds>(kIoTimeout)
-                                        .count() -
-                                    1000);
+      block = std::min<int64_t>(
+          left.count(),
+          std::chrono::duration_cast<std::chrono::milliseconds>(kIoTimeout).count() - 1000);
     }
     EMBER_TRY(auto got, xreadgroup(*connection_, group_, consumer_, key,
                                    settings_.batch_size - entries.size(), block, ">"));
@@ -174,8 +160,8 @@ bool StreamPoller::process(const std::vector<StreamEntry>& batch) {
   std::vector<std::string> dropped;
   for (const StreamEntry& entry : batch) {
     const SourceEntry source{.id = entry.id, .fields = entry.fields};
-    const auto record = stream_record(source, settings_.source_arn, settings_.source.key,
-                                      deps_.region);
+    const auto record =
+        stream_record(source, settings_.source_arn, settings_.source.key, deps_.region);
     if (passes_filters(settings_.filters, filterable_view(record, SourceKind::kStream))) {
       kept.push_back(entry);
     } else {
@@ -198,7 +184,7 @@ bool StreamPoller::process(const std::vector<StreamEntry>& batch) {
     BatchOutcome outcome = invoke_batch(deps_.functions, deps_.runner, settings_.function_name,
                                         records, ids, settings_.report_item_failures);
     if (outcome.kind == BatchOutcome::Kind::kNotRun) {
-      report(outcome.problem);
+      reporter_.report(outcome.problem);
       if (!pause(not_run.next())) return false;
       continue;  // not an attempt
     }
@@ -206,7 +192,7 @@ bool StreamPoller::process(const std::vector<StreamEntry>& batch) {
     figures_.records += static_cast<int64_t>(part.size());
     if (outcome.kind == BatchOutcome::Kind::kSucceeded && outcome.failed_ids.empty()) {
       if (!ack(ids).ok()) return false;
-      report("OK");
+      reporter_.report("OK");
       parts.pop_front();
       attempts = 0;
       continue;
@@ -220,15 +206,15 @@ bool StreamPoller::process(const std::vector<StreamEntry>& batch) {
       part.erase(part.begin(), part.begin() + first_failed);
     }
     ++attempts;
-    report("PROBLEM: Function call failed");
-    const bool too_old = settings_.max_record_age_s >= 0 &&
-                         unix_ms() - entry_ms(part.front().id) > settings_.max_record_age_s * 1000;
+    reporter_.report("PROBLEM: Function call failed");
+    const bool too_old =
+        settings_.max_record_age_s >= 0 &&
+        unix_now_ms() - entry_ms(part.front().id) > settings_.max_record_age_s * 1000;
     const bool exhausted = settings_.max_retries >= 0 && attempts > settings_.max_retries;
     if (too_old || exhausted) {
       const std::string condition = too_old ? "RecordAgeExceeded" : "RetryAttemptsExhausted";
       if (!send_to_on_failure(part, condition, attempts, outcome.request_id,
-                              outcome.function_error.empty() ? "Unhandled"
-                                                             : outcome.function_error)
+                              outcome.function_error.empty() ? "Unhandled" : outcome.function_error)
                .ok() ||
           !ack(ids_of(part)).ok()) {
         return false;
@@ -258,8 +244,8 @@ Status StreamPoller::send_to_on_failure(const std::vector<StreamEntry>& part,
   std::fprintf(stderr,
                "emberd: event source mapping %s: %zu records %s..%s given up (%s after %d "
                "attempts)%s\n",
-               settings_.uuid.c_str(), part.size(), part.front().id.c_str(),
-               part.back().id.c_str(), condition.c_str(), attempts,
+               settings_.uuid.c_str(), part.size(), part.front().id.c_str(), part.back().id.c_str(),
+               condition.c_str(), attempts,
                settings_.on_failure.empty() ? "; no OnFailure destination: dropped" : "");
   if (settings_.on_failure.empty()) return {};
   FailedBatch failed{.request_id = request_id,
@@ -272,7 +258,7 @@ Status StreamPoller::send_to_on_failure(const std::vector<StreamEntry>& part,
                      .first_id = part.front().id,
                      .last_id = part.back().id,
                      .count = part.size(),
-                     .now_ms = unix_ms()};
+                     .now_ms = unix_now_ms()};
   std::string target = settings_.on_failure;
   if (!looks_like_redis_arn(target)) {
     auto name = resolve_function_name(target, "", deps_.region);
@@ -282,7 +268,7 @@ Status StreamPoller::send_to_on_failure(const std::vector<StreamEntry>& part,
   auto queued = deps_.events.enqueue(NewEvent{.request_id = request_id,
                                               .function_name = target,
                                               .payload = failed_batch_record(failed),
-                                              .accepted_ms = unix_ms(),
+                                              .accepted_ms = unix_now_ms(),
                                               .source = "event-source-mapping"});
   if (!queued.ok()) return queued.error();
   return {};

@@ -38,17 +38,16 @@ class StreamPoller {
                             int attempts, const std::string& request_id,
                             const std::string& function_error);
   Status ack(const std::vector<std::string>& ids);
-  void report(const std::string& result);
   // Sleeps unless stopping; false when stopping.
   bool pause(std::chrono::milliseconds how_long);
 
   const MappingSettings settings_;
   PollerDeps deps_;
+  ResultReporter reporter_;
   const std::string group_;
   const std::string consumer_;
   std::unique_ptr<RedisConnection> connection_;
   PollerFigures figures_;
-  std::string last_report_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::atomic<bool> stopping_{false};  // set under mu_, so wake_ sees it

@@ -23,7 +23,7 @@ import urllib.request
 import boto3
 import botocore.config
 
-from emberd_process import API, Emberd, add_binary_flags, make_zip
+from emberd_process import API, Emberd, add_binary_flags, make_zip, wait_for
 
 ARGS = None
 ROLE = "arn:aws:iam::000000000000:role/e2e"
@@ -55,18 +55,6 @@ WEB = (
     "            'sha256': hashlib.sha256(raw).hexdigest()}\n"
     "    return {'statusCode': 201, 'headers': {'content-type': 'application/json', 'x-answered': 'yes'},\n"
     "            'cookies': ['seen=1; Path=/'], 'body': json.dumps(seen)}\n")
-
-
-def wait_for(what, check, timeout=240, every=1.0):
-    """check() until it returns something true; its last value, or a failure after timeout."""
-    deadline = time.time() + timeout
-    while True:
-        value = check()
-        if value or time.time() > deadline:
-            if not value:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-            return value
-        time.sleep(every)
 
 
 class AsyncTest(unittest.TestCase):

@@ -25,6 +25,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_for(what, check, timeout=240, every=1.0):
+    """check() until it returns something true; its last value, or a failure after timeout."""
+    deadline = time.time() + timeout
+    while True:
+        value = check()
+        if value or time.time() > deadline:
+            if not value:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            return value
+        time.sleep(every)
+
+
 def make_zip(files):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:

@@ -19,7 +19,7 @@ import unittest
 import boto3
 import botocore.config
 
-from emberd_process import Emberd, add_binary_flags, make_zip
+from emberd_process import Emberd, add_binary_flags, make_zip, wait_for
 from redis_process import RedisServer
 
 ARGS = None
@@ -46,17 +46,6 @@ RECORDER = (
     "    if mode == 'slow':\n"
     "        time.sleep(1.5)\n"
     "    return {'batchItemFailures': []}\n")
-
-
-def wait_for(what, check, timeout=300, every=1.0):
-    deadline = time.time() + timeout
-    while True:
-        value = check()
-        if value or time.time() > deadline:
-            if not value:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-            return value
-        time.sleep(every)
 
 
 class EventSourceTest(unittest.TestCase):
