@@ -487,6 +487,191 @@ TEST_F(CliEndToEndTest, QueueRefusesAnAnswerThatIsNotJson) {
   EXPECT_NE(run.err.find("not JSON"), std::string::npos) << run.err;
 }
 
+// Two event source mappings over two pages, the first one run by a poller.
+json mapping_of(const std::string& uuid, const std::string& function, const std::string& key) {
+  return {{"UUID", uuid},
+          {"EventSourceArn", "arn:ember:redis:::main/stream/" + key},
+          {"FunctionArn", "arn:aws:lambda:local:000000000000:function:" + function},
+          {"BatchSize", 100},
+          {"MaximumBatchingWindowInSeconds", 0},
+          {"State", "Enabled"},
+          {"StateTransitionReason", "USER_INITIATED"},
+          {"LastProcessingResult", "OK"},
+          {"StartingPosition", "TRIM_HORIZON"}};
+}
+
+const json kMappingOne = mapping_of("u1", "hello", "orders");
+const json kMappingTwo = mapping_of("u2", "other", "refunds");
+const json kStatusOne = json::parse(R"({"UUID":"u1","FunctionName":"hello",
+  "EventSourceArn":"arn:ember:redis:::main/stream/orders","State":"Enabled",
+  "LastProcessingResult":"OK","Lag":12,"BatchesInFlight":1,"Records":1000,"RecordsPerSecond":8.5})");
+const json kStatusTwo = json::parse(R"({"UUID":"u2","FunctionName":"other",
+  "EventSourceArn":"arn:ember:redis:::main/stream/refunds","State":"Enabled",
+  "LastProcessingResult":"OK"})");
+
+Reply not_found(const std::string& message) {
+  return Reply{404,
+               {{"x-amzn-ErrorType", "ResourceNotFoundException"}},
+               json{{"Type", "User"}, {"Message", message}}.dump()};
+}
+
+// A fake emberd with the two mappings: ListEventSourceMappings in pages of one,
+// GetEventSourceMapping and the status route.
+Reply serve_mappings(const Request& r) {
+  const std::string list = "/2015-03-31/event-source-mappings/";
+  if (r.target == list || r.target == list + "?FunctionName=hello") {
+    return Reply{200, {}, json{{"EventSourceMappings", {kMappingOne}}, {"NextMarker", "7"}}.dump()};
+  }
+  if (r.target == list + "?Marker=7" || r.target == list + "?FunctionName=hello&Marker=7") {
+    return Reply{200, {}, json{{"EventSourceMappings", {kMappingTwo}}}.dump()};
+  }
+  if (r.target == list + "u1") return Reply{200, {}, kMappingOne.dump()};
+  const std::string status = "/ember/v1/event-source-mappings/";
+  if (r.target == status + "u1/status") return Reply{200, {}, kStatusOne.dump()};
+  if (r.target == status + "u2/status") return Reply{200, {}, kStatusTwo.dump()};
+  return not_found("The resource you requested does not exist.");
+}
+
+std::vector<std::string> targets(const std::vector<Request>& requests) {
+  std::vector<std::string> out;
+  for (const Request& r : requests) out.push_back(r.method + " " + r.target);
+  return out;
+}
+
+TEST_F(CliEndToEndTest, MappingsListsEveryPageWithLiveFigures) {
+  serve(serve_mappings);
+  CliRun run = ember({"mappings"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.err, "");
+  EXPECT_EQ(run.out,
+            "UUID  FUNCTION  SOURCE                                 STATE    LAST RESULT  LAG  "
+            "IN FLIGHT  RECORDS/S\n"
+            "u1    hello     arn:ember:redis:::main/stream/orders   Enabled  OK           12   "
+            "1          8.5\n"
+            "u2    other     arn:ember:redis:::main/stream/refunds  Enabled  OK           -    "
+            "-          -\n");
+  EXPECT_EQ(targets(server_->requests()),
+            (std::vector<std::string>{"GET /2015-03-31/event-source-mappings/",
+                                      "GET /2015-03-31/event-source-mappings/?Marker=7",
+                                      "GET /ember/v1/event-source-mappings/u1/status",
+                                      "GET /ember/v1/event-source-mappings/u2/status"}));
+  EXPECT_EQ(server_->requests()[0].header("Accept"), "application/json");
+}
+
+TEST_F(CliEndToEndTest, MappingsJsonHasEveryPageAndEachStatus) {
+  serve(serve_mappings);
+  CliRun run = ember({"mappings", "--json", "--function", "hello"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json one = kMappingOne, two = kMappingTwo;
+  one["Status"] = kStatusOne;
+  two["Status"] = kStatusTwo;
+  EXPECT_EQ(json::parse(run.out), (json{{"EventSourceMappings", {one, two}}}));
+  const auto requests = targets(server_->requests());
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_EQ(requests[0], "GET /2015-03-31/event-source-mappings/?FunctionName=hello");
+  EXPECT_EQ(requests[1], "GET /2015-03-31/event-source-mappings/?FunctionName=hello&Marker=7");
+}
+
+TEST_F(CliEndToEndTest, MappingsShowsOneMapping) {
+  serve(serve_mappings);
+  CliRun run = ember({"mappings", "u1"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out,
+            "UUID:              u1\n"
+            "Function:          arn:aws:lambda:local:000000000000:function:hello\n"
+            "Source:            arn:ember:redis:::main/stream/orders\n"
+            "State:             Enabled\n"
+            "State reason:      USER_INITIATED\n"
+            "Last result:       OK\n"
+            "Batch size:        100\n"
+            "Batching window:   0 s\n"
+            "Starting position: TRIM_HORIZON\n"
+            "Lag:               12 entries not yet acknowledged\n"
+            "In flight:         1 batch\n"
+            "Records:           1000 since the poller started\n"
+            "Records/s:         8.5 (average since the poller started)\n");
+  CliRun as_json = ember({"mappings", "u1", "--json"});
+  ASSERT_EQ(as_json.exit_code, 0) << as_json.err;
+  json expected = kMappingOne;
+  expected["Status"] = kStatusOne;
+  EXPECT_EQ(json::parse(as_json.out), expected);
+  CliRun missing = ember({"mappings", "nope/x"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.out, "");
+  EXPECT_EQ(missing.err,
+            "ember: ResourceNotFoundException: The resource you requested does not exist.\n");
+  EXPECT_EQ(targets(server_->requests()),
+            (std::vector<std::string>{"GET /2015-03-31/event-source-mappings/u1",
+                                      "GET /ember/v1/event-source-mappings/u1/status",
+                                      "GET /2015-03-31/event-source-mappings/u1",
+                                      "GET /ember/v1/event-source-mappings/u1/status",
+                                      "GET /2015-03-31/event-source-mappings/nope%2Fx"}));
+}
+
+TEST_F(CliEndToEndTest, MappingsWithoutAStatusRouteShowTheRestAndExitOne) {
+  // An emberd without the status route: the first refusal is printed, no more are asked.
+  serve([](const Request& r) {
+    if (r.target.starts_with("/ember/")) {
+      return Reply{404,
+                   {{"x-amzn-ErrorType", "UnknownOperationException"}},
+                   R"({"Type":"User","Message":"Unknown operation GET /ember/v1/..."})"};
+    }
+    return Reply{200, {}, json{{"EventSourceMappings", {kMappingOne, kMappingTwo}}}.dump()};
+  });
+  CliRun run = ember({"mappings"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.out.find("\nu1    hello     arn:ember:redis:::main/stream/orders   Enabled  OK  "),
+            std::string::npos)
+      << run.out;
+  EXPECT_TRUE(run.out.ends_with("  -    -          -\n")) << run.out;
+  EXPECT_EQ(run.err,
+            "ember: UnknownOperationException: Unknown operation GET /ember/v1/...\n"
+            "ember: showing mapping u1 and any after it without live figures (lag, in flight, "
+            "records/s)\n");
+  EXPECT_EQ(server_->request_count(), 2u);  // the list and one status
+}
+
+TEST_F(CliEndToEndTest, MappingsDeletedWhileListedHaveNoFigures) {
+  serve([](const Request& r) {
+    if (r.target == "/ember/v1/event-source-mappings/u1/status") {
+      return not_found("The resource you requested does not exist.");
+    }
+    if (r.target.starts_with("/ember/")) return Reply{200, {}, kStatusOne.dump()};
+    return Reply{200, {}, json{{"EventSourceMappings", {kMappingOne, kMappingTwo}}}.dump()};
+  });
+  CliRun run = ember({"mappings", "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.err, "ember: mapping u1 is gone (deleted meanwhile), so it has no live figures\n");
+  const json out = json::parse(run.out);
+  EXPECT_FALSE(out["EventSourceMappings"][0].contains("Status"));
+  EXPECT_EQ(out["EventSourceMappings"][1]["Status"]["Lag"], 12);  // still asked for
+  EXPECT_EQ(server_->request_count(), 3u);
+}
+
+TEST_F(CliEndToEndTest, MappingsNoneAndABrokenList) {
+  std::atomic<bool> loop{false};
+  serve([&loop](const Request&) {
+    json page = {{"EventSourceMappings", json::array()}};
+    if (loop) page["NextMarker"] = "same";
+    return Reply{200, {}, page.dump()};
+  });
+  EXPECT_EQ(ember({"mappings"}).out, "No event source mappings.\n");
+  CliRun filtered = ember({"mappings", "--function", "hello"});
+  ASSERT_EQ(filtered.exit_code, 0) << filtered.err;
+  EXPECT_EQ(filtered.out, "No event source mappings for hello.\n");
+  loop = true;  // a marker that comes back again must not loop forever
+  CliRun looping = ember({"mappings"});
+  EXPECT_EQ(looping.exit_code, 1);
+  EXPECT_EQ(looping.out, "");
+  EXPECT_EQ(looping.err, "ember: emberd repeated the list marker 'same'; stopping\n");
+  EXPECT_EQ(server_->request_count(), 4u);
+  CliRun help = ember({"mappings", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_EQ(help.out.rfind("Usage: ember mappings [--function NAME | UUID]\n", 0), 0u) << help.out;
+  EXPECT_EQ(ember({"mappings", "u1", "--function", "f"}).exit_code, 2);
+  EXPECT_EQ(server_->request_count(), 4u);
+}
+
 TEST_F(CliEndToEndTest, GetPrintsLambdaErrorsAndExitsOne) {
   serve([](const Request& r) {
     if (r.target.ends_with("/missing")) {

@@ -13,32 +13,42 @@ namespace {
 
 constexpr unsigned kLineLength = 100;
 
+// The positional argument a command takes after its name.
+enum class Operand {
+  kNone,
+  kFunction,     // NAME, required
+  kMappingUuid,  // UUID, optional
+};
+
 struct CommandSpec {
   const char* name;
   Command command;
   const char* synopsis;  // after "ember NAME"; continuation lines indented under it
   const char* summary;
-  bool takes_function;  // a NAME positional
+  Operand operand;
 };
 
 constexpr CommandSpec kCommands[] = {
     {"create", Command::kCreate,
      "NAME --runtime RUNTIME --handler HANDLER (--code DIR | --zip FILE) [options]",
-     "create a function from a directory (zipped in memory) or a .zip file", true},
+     "create a function from a directory (zipped in memory) or a .zip file", Operand::kFunction},
     {"update-code", Command::kUpdateCode, "NAME (--code DIR | --zip FILE)",
-     "replace a function's code", true},
+     "replace a function's code", Operand::kFunction},
     {"update-config", Command::kUpdateConfig, "NAME [options]", "change a function's configuration",
-     true},
-    {"get", Command::kGet, "NAME", "show a function's configuration", true},
-    {"list", Command::kList, "", "list all functions", false},
-    {"delete", Command::kDelete, "NAME", "delete a function", true},
+     Operand::kFunction},
+    {"get", Command::kGet, "NAME", "show a function's configuration", Operand::kFunction},
+    {"list", Command::kList, "", "list all functions", Operand::kNone},
+    {"delete", Command::kDelete, "NAME", "delete a function", Operand::kFunction},
     {"invoke", Command::kInvoke,
      "NAME [--payload JSON | --payload-file FILE]\n"
      "                    [--async | [--tail] [--timing] [--dry-run]]",
-     "run a function and print its response, or queue an event (--async)", true},
-    {"logs", Command::kLogs, "NAME [--follow]", "print a function's logs", true},
+     "run a function and print its response, or queue an event (--async)", Operand::kFunction},
+    {"logs", Command::kLogs, "NAME [--follow]", "print a function's logs", Operand::kFunction},
     {"queue", Command::kQueue, "NAME",
-     "show a function's async event queue and its recently finished events", true},
+     "show a function's async event queue and its recently finished events", Operand::kFunction},
+    {"mappings", Command::kMappings, "[--function NAME | UUID]",
+     "list event source mappings with their lag and throughput, or show one (UUID)",
+     Operand::kMappingUuid},
 };
 
 po::options_description global_options() {
@@ -117,6 +127,10 @@ po::options_description command_options(Command command) {
       break;
     case Command::kLogs:
       d.add_options()("follow,f", po::bool_switch(), "keep printing new lines until Ctrl-C");
+      break;
+    case Command::kMappings:
+      d.add_options()("function", po::value<std::string>()->value_name("NAME"),
+                      "only the mappings of this function (a name or an ARN)");
       break;
     case Command::kGet:
     case Command::kList:
@@ -315,6 +329,15 @@ std::string read_command(const po::variables_map& vm, CommandLine& line) {
     case Command::kLogs:
       line.follow = vm["follow"].as<bool>();
       return {};
+    case Command::kMappings:
+      if (!vm.count("function")) return {};
+      line.mapping_function = vm["function"].as<std::string>();
+      if (line.mapping_function.empty()) return "--function needs a function's name or ARN";
+      if (!line.mapping_uuid.empty()) {
+        return "give either a mapping's UUID or --function NAME, not both (one mapping's lines "
+               "name its function)";
+      }
+      return {};
     case Command::kGet:
     case Command::kList:
     case Command::kDelete:
@@ -388,17 +411,21 @@ ParseOutcome parse_command_line(const std::vector<std::string>& args, const char
 
   std::vector<std::string> names;
   if (vm.count("positional")) names = vm["positional"].as<std::vector<std::string>>();
-  const size_t wanted = spec->takes_function ? 1 : 0;
+  const size_t wanted = spec->operand == Operand::kNone ? 0 : 1;
   if (names.size() > wanted) {
     const std::string& extra = names[wanted];
     std::string message = "unexpected argument '" + extra + "'";
     if (extra.find('=') != std::string::npos) message += " (repeat --env for each variable)";
     return usage_error(message, usage);
   }
-  if (spec->takes_function) {
+  if (spec->operand == Operand::kFunction) {
     if (names.empty() || names[0].empty())
       return usage_error("the function NAME is missing", usage);
     line.name = names[0];
+  }
+  if (spec->operand == Operand::kMappingUuid && !names.empty()) {
+    if (names[0].empty()) return usage_error("the mapping's UUID is empty", usage);
+    line.mapping_uuid = names[0];
   }
   if (std::string e = read_command(vm, line); !e.empty()) return usage_error(e, usage);
   return outcome;

@@ -23,6 +23,7 @@ enum class Command {
   kInvoke,
   kLogs,
   kQueue,
+  kMappings,
 };
 
 // Configuration fields of create and update-config; unset fields are not sent.
@@ -57,11 +58,14 @@ struct CommandLine {
   // --endpoint or --socket, else $EMBER_ENDPOINT, else $EMBER_SOCKET, else kDefaultSocket.
   Endpoint endpoint = Endpoint::unix_socket(kDefaultSocket);
   bool json = false;
-  std::string name;  // the function, for every command but list
+  std::string name;  // the function, for every command but list and mappings
   FunctionSettings settings;
   CodeSource code;
   InvokeOptions invoke;
   bool follow = false;  // logs --follow
+  // mappings: one mapping's UUID (empty: list them all), and --function (FunctionName=).
+  std::string mapping_uuid;
+  std::string mapping_function;
 };
 
 struct ParseOutcome {

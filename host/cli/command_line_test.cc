@@ -172,6 +172,45 @@ TEST(CommandLineTest, Queue) {
   EXPECT_NE(help.usage.find("--json"), std::string::npos);
 }
 
+TEST(CommandLineTest, Mappings) {
+  CommandLine all = ok({"mappings"});
+  EXPECT_EQ(all.command, Command::kMappings);
+  EXPECT_EQ(all.mapping_uuid, "");
+  EXPECT_EQ(all.mapping_function, "");
+  EXPECT_EQ(all.name, "");
+  CommandLine filtered = ok({"--json", "mappings", "--function", "hello"});
+  EXPECT_EQ(filtered.mapping_function, "hello");
+  EXPECT_EQ(filtered.mapping_uuid, "");
+  EXPECT_TRUE(filtered.json);
+  EXPECT_EQ(
+      ok({"mappings", "--function=arn:aws:lambda:local:000000000000:function:f"}).mapping_function,
+      "arn:aws:lambda:local:000000000000:function:f");
+  CommandLine one = ok({"mappings", "6d1c2a3b-0000-4000-8000-00000000000a"});
+  EXPECT_EQ(one.mapping_uuid, "6d1c2a3b-0000-4000-8000-00000000000a");
+  EXPECT_EQ(one.mapping_function, "");
+}
+
+TEST(CommandLineTest, MappingsUsageErrors) {
+  EXPECT_EQ(usage_error({"mappings", "u1", "--function", "f"})
+                .rfind("give either a mapping's UUID or --function NAME, not both", 0),
+            0u);
+  EXPECT_NE(usage_error({"mappings", "u1", "u2"}).find("unexpected argument 'u2'"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"mappings", "--function", ""}).find("--function needs"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"mappings", "--function"}).find("function"), std::string::npos);
+  EXPECT_NE(usage_error({"mappings", ""}).find("UUID is empty"), std::string::npos);
+  EXPECT_NE(usage_error({"mappings", "--follow"}).find("follow"), std::string::npos);
+  ParseOutcome help = parse({"mappings", "--help"});
+  EXPECT_EQ(help.kind, Kind::kHelp);
+  EXPECT_EQ(help.usage.rfind("Usage: ember mappings [--function NAME | UUID]\n", 0), 0u)
+      << help.usage;
+  EXPECT_NE(help.usage.find("--function NAME"), std::string::npos);
+  EXPECT_NE(help.usage.find("--json"), std::string::npos);
+  EXPECT_NE(parse({"--help"}).usage.find("\n  mappings       list event source mappings"),
+            std::string::npos);
+}
+
 TEST(CommandLineTest, LogsFollow) {
   EXPECT_FALSE(ok({"logs", "f"}).follow);
   EXPECT_TRUE(ok({"logs", "f", "--follow"}).follow);

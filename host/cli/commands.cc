@@ -21,6 +21,7 @@ namespace {
 using nlohmann::json;
 
 constexpr char kFunctionsPath[] = "/2015-03-31/functions";
+constexpr char kMappingsPath[] = "/2015-03-31/event-source-mappings/";
 constexpr char kDefaultRole[] = "arn:aws:iam::000000000000:role/ember";
 // Calls that only read or change metadata; create, update-code and invoke may take as long
 // as a cold start plus the function's timeout, so they wait without a limit.
@@ -55,10 +56,10 @@ Result<std::string> read_input(const std::string& path) {
 
 void print_error(const Error& error) { std::cerr << "ember: " << error.message() << "\n"; }
 
-// Sends request to emberd. Prints why and returns nullopt when emberd cannot be reached,
-// the exchange breaks, or emberd answers with an error status.
-std::optional<HttpResponse> call(const CommandLine& line, HttpRequest request,
-                                 std::chrono::seconds timeout) {
+// Sends request to emberd and returns its answer, whatever the status. Prints why and returns
+// nullopt when emberd cannot be reached or the exchange breaks.
+std::optional<HttpResponse> exchange(const CommandLine& line, HttpRequest request,
+                                     std::chrono::seconds timeout) {
   request.headers.emplace_back("User-Agent", "ember-cli/0.1");
   request.headers.emplace_back("Accept", "application/json");
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
@@ -77,11 +78,22 @@ std::optional<HttpResponse> call(const CommandLine& line, HttpRequest request,
               << response.error().message() << "\n";
     return std::nullopt;
   }
-  if (response->status < 200 || response->status >= 300) {
+  return std::move(response).value();
+}
+
+bool succeeded(const HttpResponse& response) {
+  return response.status >= 200 && response.status < 300;
+}
+
+// As exchange(), and an error status is printed and returns nullopt too.
+std::optional<HttpResponse> call(const CommandLine& line, HttpRequest request,
+                                 std::chrono::seconds timeout) {
+  auto response = exchange(line, std::move(request), timeout);
+  if (response && !succeeded(*response)) {
     std::cerr << format_api_error(api_error(*response)) << "\n";
     return std::nullopt;
   }
-  return std::move(response).value();
+  return response;
 }
 
 std::optional<json> parse_json(const HttpResponse& response) {
@@ -166,35 +178,117 @@ ExitCode run_delete(const CommandLine& line) {
   return ExitCode::kOk;
 }
 
-// Every page of ListFunctions, following NextMarker.
-ExitCode run_list(const CommandLine& line) {
-  std::vector<json> functions;
+// The items of every page of a Lambda list call (target, then target with Marker= added),
+// following NextMarker; nullopt once a failure is printed.
+std::optional<std::vector<json>> list_all(const CommandLine& line, const std::string& target,
+                                          const char* items) {
+  std::vector<json> all;
   std::set<std::string> markers_seen;
   std::string marker;
   for (;;) {
-    std::string target = kFunctionsPath;
-    if (!marker.empty()) target += "?Marker=" + percent_encode(marker);
-    auto response = call(line, HttpRequest{"GET", target, {}, {}}, kQuickTimeout);
-    if (!response) return ExitCode::kError;
-    auto body = parse_json(*response);
-    if (!body) return ExitCode::kError;
-    if (body->contains("Functions") && (*body)["Functions"].is_array()) {
-      for (auto& f : (*body)["Functions"]) functions.push_back(std::move(f));
+    std::string page = target;
+    if (!marker.empty()) {
+      page += (target.find('?') == std::string::npos ? "?Marker=" : "&Marker=") +
+              percent_encode(marker);
     }
-    const json next = body->value("NextMarker", json());
-    if (!next.is_string() || next.get<std::string>().empty()) break;
+    auto response = call(line, HttpRequest{"GET", page, {}, {}}, kQuickTimeout);
+    if (!response) return std::nullopt;
+    auto body = parse_json(*response);
+    if (!body) return std::nullopt;
+    if (body->is_object() && body->contains(items) && (*body)[items].is_array()) {
+      for (auto& item : (*body)[items]) all.push_back(std::move(item));
+    }
+    const json next = body->is_object() ? body->value("NextMarker", json()) : json();
+    if (!next.is_string() || next.get<std::string>().empty()) return all;
     marker = next.get<std::string>();
     if (!markers_seen.insert(marker).second) {
       std::cerr << "ember: emberd repeated the list marker '" << marker << "'; stopping\n";
-      return ExitCode::kError;
+      return std::nullopt;
     }
   }
+}
+
+ExitCode run_list(const CommandLine& line) {
+  auto functions = list_all(line, kFunctionsPath, "Functions");
+  if (!functions) return ExitCode::kError;
   if (line.json) {
-    std::cout << json{{"Functions", functions}}.dump() << "\n";
+    std::cout << json{{"Functions", *functions}}.dump() << "\n";
   } else {
-    std::cout << format_function_list(functions);
+    std::cout << format_function_list(*functions);
   }
   return ExitCode::kOk;
+}
+
+// Puts each mapping's live figures (Ember's status route) under "Status". A mapping deleted
+// meanwhile just has none; any other failure is printed, the mappings after it are not asked
+// about, and the answer is false.
+bool add_status(const CommandLine& line, std::vector<json>& mappings) {
+  for (json& mapping : mappings) {
+    const json uuid = mapping.is_object() ? mapping.value("UUID", json()) : json();
+    if (!uuid.is_string() || uuid.get<std::string>().empty()) continue;
+    const std::string target =
+        "/ember/v1/event-source-mappings/" + percent_encode(uuid.get<std::string>()) + "/status";
+    auto response = exchange(line, HttpRequest{"GET", target, {}, {}}, kQuickTimeout);
+    std::optional<json> status;
+    if (response && succeeded(*response)) {
+      status = parse_json(*response);
+      if (status && !status->is_object()) {
+        std::cerr << "ember: emberd's status of mapping " << uuid.get<std::string>()
+                  << " is not a JSON object\n";
+        status.reset();
+      }
+    } else if (response) {
+      const ApiError error = api_error(*response);
+      if (error.type == "ResourceNotFoundException") {
+        std::cerr << "ember: mapping " << uuid.get<std::string>()
+                  << " is gone (deleted meanwhile), so it has no live figures\n";
+        continue;
+      }
+      std::cerr << format_api_error(error) << "\n";
+    }
+    if (!status) {
+      std::cerr << "ember: showing mapping " << uuid.get<std::string>()
+                << " and any after it without live figures (lag, in flight, records/s)\n";
+      return false;
+    }
+    mapping["Status"] = std::move(*status);
+  }
+  return true;
+}
+
+// One mapping (GetEventSourceMapping) or every one (ListEventSourceMappings), each with its
+// live figures.
+ExitCode run_mappings(const CommandLine& line) {
+  std::vector<json> mappings;
+  const bool one = !line.mapping_uuid.empty();
+  if (one) {
+    auto response =
+        call(line, HttpRequest{"GET", kMappingsPath + percent_encode(line.mapping_uuid), {}, {}},
+             kQuickTimeout);
+    if (!response) return ExitCode::kError;
+    auto body = parse_json(*response);
+    if (!body) return ExitCode::kError;
+    mappings.push_back(std::move(*body));
+  } else {
+    std::string target = kMappingsPath;
+    if (!line.mapping_function.empty()) {
+      target += "?FunctionName=" + percent_encode(line.mapping_function);
+    }
+    auto listed = list_all(line, target, "EventSourceMappings");
+    if (!listed) return ExitCode::kError;
+    mappings = std::move(*listed);
+  }
+  const bool complete = add_status(line, mappings);
+  if (line.json) {
+    std::cout << (one ? mappings[0] : json{{"EventSourceMappings", mappings}}).dump() << "\n";
+  } else if (one) {
+    std::cout << format_mapping(mappings[0]);
+  } else if (mappings.empty() && !line.mapping_function.empty()) {
+    std::cout << "No event source mappings for " << line.mapping_function << ".\n";
+  } else {
+    std::cout << format_mapping_list(mappings);
+  }
+  return complete ? ExitCode::kOk : ExitCode::kError;
 }
 
 // The event: --payload, --payload-file, else stdin when it is not a terminal; {} when
@@ -367,6 +461,8 @@ ExitCode run(const CommandLine& line) {
       return run_logs(line);
     case Command::kQueue:
       return run_queue(line);
+    case Command::kMappings:
+      return run_mappings(line);
   }
   return ExitCode::kError;
 }

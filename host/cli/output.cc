@@ -2,6 +2,10 @@
 #include "host/cli/output.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <set>
 #include <sstream>
 
 namespace ember::cli {
@@ -85,6 +89,65 @@ std::string short_utc(const std::string& timestamp) {
   return timestamp.substr(0, 10) + " " + timestamp.substr(11, 8);
 }
 
+// Lambda's epoch-seconds timestamps (LastModified of a mapping) as "2026-12-01 10:00:00 UTC";
+// anything else as it is.
+std::string epoch_utc(const json& value) {
+  if (!value.is_number()) return value.is_null() ? "" : text_of(value);
+  const auto seconds = static_cast<time_t>(std::floor(value.get<double>()));
+  struct tm utc {};
+  if (!gmtime_r(&seconds, &utc)) return text_of(value);
+  char text[64];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &utc);
+  return text;
+}
+
+// The object under key, or null.
+const json& member(const json& object, const char* key) {
+  static const json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
+// The mapping's function by name: the status's FunctionName, else the end of FunctionArn
+// ("arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]").
+std::string mapping_function(const json& mapping) {
+  std::string name = field(member(mapping, "Status"), "FunctionName");
+  if (!name.empty()) return name;
+  const std::string arn = field(mapping, "FunctionArn");
+  const size_t at = arn.find(":function:");
+  if (at == std::string::npos) return arn;
+  name = arn.substr(at + 10);
+  return name.substr(0, name.find(':'));
+}
+
+// State and LastProcessingResult: the status's, read with the figures, else the mapping's.
+std::string fresh(const json& mapping, const char* key) {
+  std::string value = field(member(mapping, "Status"), key);
+  return value.empty() ? field(mapping, key) : value;
+}
+
+// A live figure: "-" when absent (no poller), "unknown" for a Lag of -1, records per second
+// with one decimal.
+std::string figure(const json& mapping, const char* key) {
+  const json& value = member(member(mapping, "Status"), key);
+  if (!value.is_number()) return value.is_null() ? "-" : text_of(value);
+  if (std::string_view(key) == "Lag" && value.get<double>() < 0) return "unknown";
+  if (std::string_view(key) == "RecordsPerSecond") {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f", value.get<double>());
+    return text;
+  }
+  return text_of(value);
+}
+
+// "-1 (no limit)" for Lambda's -1, else the value and its unit.
+std::string limit(const json& mapping, const char* key, const char* unit) {
+  const std::string value = field(mapping, key);
+  if (value == "-1") return "-1 (no limit)";
+  return *unit ? with_unit(value, unit) : value;
+}
+
 }  // namespace
 
 std::string format_function(const json& function) {
@@ -127,6 +190,82 @@ std::string format_function_list(const std::vector<json>& functions) {
                     field(f, "LastModified")});
   }
   return table(rows);
+}
+
+std::string format_mapping_list(const std::vector<json>& mappings) {
+  if (mappings.empty()) return "No event source mappings.\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"UUID", "FUNCTION", "SOURCE", "STATE", "LAST RESULT", "LAG", "IN FLIGHT", "RECORDS/S"}};
+  for (const json& m : mappings) {
+    rows.push_back({field(m, "UUID"), mapping_function(m), field(m, "EventSourceArn"),
+                    fresh(m, "State"), one_line(fresh(m, "LastProcessingResult"), 48),
+                    figure(m, "Lag"), figure(m, "BatchesInFlight"), figure(m, "RecordsPerSecond")});
+  }
+  return table(rows);
+}
+
+std::string format_mapping(const json& m) {
+  std::string types;
+  for (const json& type : member(m, "FunctionResponseTypes")) {
+    if (type.is_string()) types += (types.empty() ? "" : ", ") + type.get<std::string>();
+  }
+  const std::string in_flight = figure(m, "BatchesInFlight");
+  Rows rows = {
+      {"UUID", field(m, "UUID")},
+      {"ARN", field(m, "EventSourceMappingArn")},
+      {"Function", field(m, "FunctionArn")},
+      {"Source", field(m, "EventSourceArn")},
+      {"State", fresh(m, "State")},
+      {"State reason", field(m, "StateTransitionReason")},
+      {"Last result", fresh(m, "LastProcessingResult")},
+      {"Last modified", epoch_utc(member(m, "LastModified"))},
+      {"Batch size", field(m, "BatchSize")},
+      {"Batching window", with_unit(field(m, "MaximumBatchingWindowInSeconds"), "s")},
+      {"Starting position", field(m, "StartingPosition")},
+      {"Starting at", epoch_utc(member(m, "StartingPositionTimestamp"))},
+      {"Response types", types},
+      {"Max retry attempts", limit(m, "MaximumRetryAttempts", "")},
+      {"Max record age", limit(m, "MaximumRecordAgeInSeconds", "s")},
+      {"Bisect on error", field(m, "BisectBatchOnFunctionError")},
+      {"Parallelization", field(m, "ParallelizationFactor")},
+      {"Tumbling window", with_unit(field(m, "TumblingWindowInSeconds"), "s")},
+      {"Max concurrency", field(member(m, "ScalingConfig"), "MaximumConcurrency")},
+      {"On failure", field(member(member(m, "DestinationConfig"), "OnFailure"), "Destination")},
+  };
+  const json& filters = member(member(m, "FilterCriteria"), "Filters");
+  bool first = true;
+  for (const json& filter : filters.is_array() ? filters : json::array()) {
+    const std::string pattern = field(filter, "Pattern");
+    if (pattern.empty()) continue;
+    rows.emplace_back(first ? "Filters" : "", pattern);
+    first = false;
+  }
+  // Fields emberd may add later are shown too, by their JSON name.
+  // clang-format off
+  static const std::set<std::string> kShown = {
+      "UUID", "EventSourceMappingArn", "FunctionArn", "EventSourceArn", "State",
+      "StateTransitionReason", "LastProcessingResult", "LastModified", "BatchSize",
+      "MaximumBatchingWindowInSeconds", "StartingPosition", "StartingPositionTimestamp",
+      "FunctionResponseTypes", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds",
+      "BisectBatchOnFunctionError", "ParallelizationFactor", "TumblingWindowInSeconds",
+      "ScalingConfig", "DestinationConfig", "FilterCriteria", "Status"};
+  // clang-format on
+  if (m.is_object()) {
+    for (const auto& [key, value] : m.items()) {
+      if (!kShown.count(key) && !value.is_null()) rows.emplace_back(key, text_of(value));
+    }
+  }
+  const std::string lag = figure(m, "Lag");
+  const std::string records = figure(m, "Records");
+  const std::string rate = figure(m, "RecordsPerSecond");
+  rows.insert(
+      rows.end(),
+      {{"Lag", lag == "-" || lag == "unknown" ? lag : lag + " entries not yet acknowledged"},
+       {"In flight",
+        in_flight == "-" ? in_flight : in_flight + (in_flight == "1" ? " batch" : " batches")},
+       {"Records", records == "-" ? records : records + " since the poller started"},
+       {"Records/s", rate == "-" ? rate : rate + " (average since the poller started)"}});
+  return aligned_lines(rows);
 }
 
 std::string format_duration_ms(int64_t ms) {

@@ -29,6 +29,16 @@ std::string format_duration_ms(int64_t ms);
 // (REQUEST ID FATE ATTEMPTS ACCEPTED FINISHED DETAIL), newest first as sent.
 std::string format_queue(const nlohmann::json& queue);
 
+// Event source mappings as `ember mappings` shows them: Lambda's EventSourceMappingConfiguration,
+// with emberd's GET /ember/v1/event-source-mappings/UUID/status answer (if any) under "Status".
+// A table: UUID FUNCTION SOURCE STATE LAST RESULT LAG IN FLIGHT RECORDS/S, "-" where a figure
+// is absent (no poller runs the mapping) and "unknown" for a Lag of -1.
+std::string format_mapping_list(const std::vector<nlohmann::json>& mappings);
+
+// One mapping as aligned "Key: value" lines: every field it has (ones this does not know by
+// their JSON name), then the live figures.
+std::string format_mapping(const nlohmann::json& mapping);
+
 // One line for stderr from Ember's X-Ember-Timing header
 // ("start=cold;queue=0.1;restore=..;boot=..;init=..;handler=..;total=.." in ms), e.g.
 // "timing: cold start, total 75.0 ms (queue 0.1 ms, restore 12.0 ms, ...)".

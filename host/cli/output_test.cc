@@ -126,6 +126,116 @@ TEST(OutputTest, FormatsAnEmptyQueue) {
       << partial;
 }
 
+// A stream mapping as emberd answers it, with the status route's figures under "Status".
+const json kStreamMapping = json::parse(R"({
+  "UUID": "6d1c2a3b-0000-4000-8000-00000000000a",
+  "EventSourceMappingArn":
+    "arn:aws:lambda:local:000000000000:event-source-mapping:6d1c2a3b-0000-4000-8000-00000000000a",
+  "EventSourceArn": "arn:ember:redis:::main/stream/orders",
+  "FunctionArn": "arn:aws:lambda:local:000000000000:function:hello",
+  "BatchSize": 100, "MaximumBatchingWindowInSeconds": 0, "LastModified": 1796119200.5,
+  "LastProcessingResult": "OK", "State": "Enabled", "StateTransitionReason": "USER_INITIATED",
+  "FunctionResponseTypes": ["ReportBatchItemFailures"],
+  "FilterCriteria": {"Filters": [{"Pattern": "{\"data\":{\"kind\":[\"order\"]}}"},
+                                 {"Pattern": "{\"data\":{\"kind\":[\"refund\"]}}"}]},
+  "StartingPosition": "TRIM_HORIZON", "ParallelizationFactor": 1, "MaximumRetryAttempts": -1,
+  "MaximumRecordAgeInSeconds": 3600, "BisectBatchOnFunctionError": true,
+  "TumblingWindowInSeconds": 0,
+  "DestinationConfig": {"OnFailure": {"Destination": "arn:ember:redis:::main/stream/failed"}},
+  "Status": {"UUID": "6d1c2a3b-0000-4000-8000-00000000000a", "FunctionName": "hello",
+             "EventSourceArn": "arn:ember:redis:::main/stream/orders", "State": "Enabled",
+             "LastProcessingResult": "OK", "Lag": 12, "BatchesInFlight": 1, "Records": 1000,
+             "RecordsPerSecond": 8.5}})");
+
+// A queue mapping no poller runs: no figures, the queue's settings only.
+const json kQueueMapping = json::parse(R"({
+  "UUID": "u2", "EventSourceArn": "arn:ember:redis:::main/queue/jobs",
+  "FunctionArn": "arn:aws:lambda:local:000000000000:function:worker:live",
+  "BatchSize": 10, "MaximumBatchingWindowInSeconds": 5, "State": "Disabled",
+  "LastProcessingResult": "PROBLEM: Redis server 'main' at redis://127.0.0.1:6390/0 is unreachable: Connection refused",
+  "FunctionResponseTypes": [], "ScalingConfig": {"MaximumConcurrency": 5},
+  "Status": {"UUID": "u2", "FunctionName": "worker", "State": "Disabled",
+             "LastProcessingResult": "No records processed"}})");
+
+TEST(OutputTest, FormatsMappingsAsATable) {
+  json unknown_lag = kStreamMapping;
+  unknown_lag["UUID"] = "u3";
+  unknown_lag["Status"]["Lag"] = -1;
+  unknown_lag["Status"]["RecordsPerSecond"] = 0;
+  json no_status = kQueueMapping;  // the status could not be had: the mapping's own fields
+  no_status.erase("Status");
+  no_status["UUID"] = "u4";
+  EXPECT_EQ(
+      format_mapping_list({kStreamMapping, kQueueMapping, unknown_lag, no_status}),
+      "UUID                                  FUNCTION  SOURCE                                "
+      "STATE     LAST RESULT                                          LAG      IN FLIGHT  "
+      "RECORDS/S\n"
+      "6d1c2a3b-0000-4000-8000-00000000000a  hello     arn:ember:redis:::main/stream/orders  "
+      "Enabled   OK                                                   12       1          8.5\n"
+      "u2                                    worker    arn:ember:redis:::main/queue/jobs     "
+      "Disabled  No records processed                                 -        -          -\n"
+      "u3                                    hello     arn:ember:redis:::main/stream/orders  "
+      "Enabled   OK                                                   unknown  1          0.0\n"
+      "u4                                    worker    arn:ember:redis:::main/queue/jobs     "
+      "Disabled  PROBLEM: Redis server 'main' at redis://127.0.0....  -        -          -\n");
+  EXPECT_EQ(format_mapping_list({}), "No event source mappings.\n");
+}
+
+TEST(OutputTest, FormatsOneMappingWithItsFigures) {
+  EXPECT_EQ(format_mapping(kStreamMapping),
+            "UUID:               6d1c2a3b-0000-4000-8000-00000000000a\n"
+            "ARN:                arn:aws:lambda:local:000000000000:event-source-mapping:"
+            "6d1c2a3b-0000-4000-8000-00000000000a\n"
+            "Function:           arn:aws:lambda:local:000000000000:function:hello\n"
+            "Source:             arn:ember:redis:::main/stream/orders\n"
+            "State:              Enabled\n"
+            "State reason:       USER_INITIATED\n"
+            "Last result:        OK\n"
+            "Last modified:      2026-12-01 10:00:00 UTC\n"
+            "Batch size:         100\n"
+            "Batching window:    0 s\n"
+            "Starting position:  TRIM_HORIZON\n"
+            "Response types:     ReportBatchItemFailures\n"
+            "Max retry attempts: -1 (no limit)\n"
+            "Max record age:     3600 s\n"
+            "Bisect on error:    true\n"
+            "Parallelization:    1\n"
+            "Tumbling window:    0 s\n"
+            "On failure:         arn:ember:redis:::main/stream/failed\n"
+            "Filters:            {\"data\":{\"kind\":[\"order\"]}}\n"
+            "                    {\"data\":{\"kind\":[\"refund\"]}}\n"
+            "Lag:                12 entries not yet acknowledged\n"
+            "In flight:          1 batch\n"
+            "Records:            1000 since the poller started\n"
+            "Records/s:          8.5 (average since the poller started)\n");
+}
+
+TEST(OutputTest, FormatsAMappingWithoutFiguresAndWithFieldsItDoesNotKnow) {
+  json m = kQueueMapping;
+  m["KafkaTopic"] = "new-field";
+  m["MetricsConfig"] = {{"Metrics", {"EventCount"}}};
+  m["Status"]["Lag"] = -1;
+  const std::string out = format_mapping(m);
+  EXPECT_EQ(out,
+            "UUID:            u2\n"
+            "Function:        arn:aws:lambda:local:000000000000:function:worker:live\n"
+            "Source:          arn:ember:redis:::main/queue/jobs\n"
+            "State:           Disabled\n"
+            "Last result:     No records processed\n"
+            "Batch size:      10\n"
+            "Batching window: 5 s\n"
+            "Max concurrency: 5\n"
+            "KafkaTopic:      new-field\n"
+            "MetricsConfig:   {\"Metrics\":[\"EventCount\"]}\n"
+            "Lag:             unknown\n"
+            "In flight:       -\n"
+            "Records:         -\n"
+            "Records/s:       -\n");
+  json two = kStreamMapping;
+  two["Status"]["BatchesInFlight"] = 2;
+  EXPECT_NE(format_mapping(two).find("\nIn flight:          2 batches\n"), std::string::npos);
+}
+
 TEST(OutputTest, ReadsLambdaErrors) {
   HttpResponse r;
   r.status = 404;
