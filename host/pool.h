@@ -18,6 +18,10 @@
 
 namespace ember::host {
 
+namespace net {
+class VmNetns;
+}
+
 // What to restore: a snapshot directory (the pool's key) and what a clone of it costs.
 struct SnapshotSpec {
   std::string dir;                 // holds state.bin and memory.bin
@@ -32,6 +36,8 @@ class PooledVm {
   // The session to the agent, ready for requests.
   virtual AgentSession& agent() = 0;
   virtual VmProcess& process() = 0;
+  // The VM's network namespace; null when it has no network device.
+  virtual const net::VmNetns* netns() const { return nullptr; }
   // False once the VM cannot serve (its VMM exited); the pool drops such ready VMs.
   virtual bool alive() = 0;
 };

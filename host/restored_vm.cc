@@ -27,9 +27,9 @@ Result<std::unique_ptr<RestoredVm>> RestoredVm::restore(const SnapshotSpec& spec
     return restore_on(std::move(standby), spec, options);
   }
   VmSocketFiles files = VmSocketFiles::fresh(options.run_dir);
-  EMBER_TRY(VmProcess process, VmProcess::spawn_command(restore_command(
-                                   spec, options, files.vsock_uds, files.api_sock)));
-  return connect(SpawnedVmm{std::move(files), std::move(process)}, spec, options);
+  std::vector<std::string> argv = restore_command(spec, options, files.vsock_uds, files.api_sock);
+  EMBER_TRY(SpawnedVmm vmm, spawn_vmm(std::move(argv), std::move(files), options.network));
+  return connect(std::move(vmm), spec, options);
 }
 
 Result<std::unique_ptr<RestoredVm>> RestoredVm::restore_on(SpawnedVmm standby,
@@ -52,11 +52,10 @@ Result<std::unique_ptr<RestoredVm>> RestoredVm::connect(SpawnedVmm vmm, const Sn
   auto session =
       AgentSession::connect_refreshed(vmm.files.vsock_uds, options.ready_timeout, vmm_exited);
   if (!session.ok()) return with_vmm_output(session.error(), vmm.process);
-  return std::unique_ptr<RestoredVm>(new RestoredVm(
-      std::move(vmm.files), std::move(vmm.process), std::move(session).value()));
+  return std::unique_ptr<RestoredVm>(new RestoredVm(std::move(vmm), std::move(session).value()));
 }
 
-bool RestoredVm::alive() { return process_.alive(); }
+bool RestoredVm::alive() { return vmm_.process.alive(); }
 
 Result<std::unique_ptr<PooledVm>> RestoredVmFactory::restore(const SnapshotSpec& spec) {
   EMBER_TRY(std::unique_ptr<RestoredVm> vm, RestoredVm::restore(spec, options_));

@@ -22,6 +22,9 @@ struct RestoredVmOptions {
   std::chrono::milliseconds ready_timeout{std::chrono::seconds(10)};
   // When set, restores go to a standby VMM from here instead of a fresh ember-vmm process.
   std::shared_ptr<StandbyStock> standby;
+  // When set, a VMM spawned here gets a network namespace and tap of its own from it (the
+  // standby stock has its own pointer); it must outlive every VM.
+  net::HostNetwork* network = nullptr;
 };
 
 // The ember-vmm command line that restores spec with the given fresh socket paths.
@@ -46,21 +49,21 @@ class RestoredVm : public PooledVm {
   ~RestoredVm() override = default;
 
   AgentSession& agent() override { return session_; }
-  VmProcess& process() override { return process_; }
+  VmProcess& process() override { return vmm_.process; }
+  const net::VmNetns* netns() const override { return vmm_.net ? &*vmm_.net : nullptr; }
   bool alive() override;
 
-  const std::string& vsock_uds() const { return files_.vsock_uds; }
-  const std::string& api_socket() const { return files_.api_sock; }
+  const std::string& vsock_uds() const { return vmm_.files.vsock_uds; }
+  const std::string& api_socket() const { return vmm_.files.api_sock; }
 
  private:
   // Connects to the agent of a VMM that is restoring spec, and sends Refresh.
   static Result<std::unique_ptr<RestoredVm>> connect(SpawnedVmm vmm, const SnapshotSpec& spec,
                                                      const RestoredVmOptions& options);
-  RestoredVm(VmSocketFiles files, VmProcess process, AgentSession session)
-      : files_(std::move(files)), process_(std::move(process)), session_(std::move(session)) {}
+  RestoredVm(SpawnedVmm vmm, AgentSession session)
+      : vmm_(std::move(vmm)), session_(std::move(session)) {}
 
-  VmSocketFiles files_;  // first, so the files go last, after the VMM
-  VmProcess process_;
+  SpawnedVmm vmm_;
   AgentSession session_;
 };
 

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host/net/host_network.h"
 #include "host/vm_control.h"
 
 namespace ember::host {
@@ -17,13 +18,26 @@ constexpr int kMaxSpawnFailures = 3;
 
 }  // namespace
 
+Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
+                             net::HostNetwork* network) {
+  std::optional<net::VmNetns> netns;
+  if (network != nullptr) {
+    EMBER_TRY(netns, network->create_vm());
+    const auto flags = vmm_net_flags(netns->netns_path());
+    argv.insert(argv.end(), flags.begin(), flags.end());
+  }
+  EMBER_TRY(VmProcess process,
+            VmProcess::spawn_command(argv, {}, {}, false, netns ? netns->tap_fd() : -1));
+  return SpawnedVmm{std::move(files), std::move(netns), std::move(process)};
+}
+
 Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::string& run_dir,
+                                     net::HostNetwork* network,
                                      const std::vector<std::string>& extra_args) {
   VmSocketFiles files = VmSocketFiles::fresh(run_dir);
   std::vector<std::string> argv = {vmm_path, "--standby", "--api-sock", files.api_sock};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  EMBER_TRY(VmProcess process, VmProcess::spawn_command(argv));
-  return SpawnedVmm{std::move(files), std::move(process)};
+  return spawn_vmm(std::move(argv), std::move(files), network);
 }
 
 Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
@@ -36,8 +50,12 @@ Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
   return {};
 }
 
-StandbyStock::StandbyStock(std::string vmm_path, std::string run_dir, size_t target)
-    : vmm_path_(std::move(vmm_path)), run_dir_(std::move(run_dir)), target_(target) {
+StandbyStock::StandbyStock(std::string vmm_path, std::string run_dir, size_t target,
+                           net::HostNetwork* network)
+    : vmm_path_(std::move(vmm_path)),
+      run_dir_(std::move(run_dir)),
+      target_(target),
+      network_(network) {
   if (target_ > 0) refiller_ = std::thread([this] { refill(); });
 }
 
@@ -66,7 +84,7 @@ Result<SpawnedVmm> StandbyStock::take() {
     }
   }
   wake_.notify_all();
-  return spawn_standby_vmm(vmm_path_, run_dir_);
+  return spawn_standby_vmm(vmm_path_, run_dir_, network_);
 }
 
 size_t StandbyStock::available() {
@@ -82,7 +100,7 @@ void StandbyStock::refill() {
     });
     if (stopping_) break;
     lock.unlock();
-    auto spawned = spawn_standby_vmm(vmm_path_, run_dir_);
+    auto spawned = spawn_standby_vmm(vmm_path_, run_dir_, network_);
     lock.lock();
     if (!spawned.ok()) {
       if (++spawn_failures_ == kMaxSpawnFailures) {

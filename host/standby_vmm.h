@@ -6,25 +6,36 @@
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/result.h"
+#include "host/net/vm_netns.h"
 #include "host/vm_client.h"
 #include "host/vm_socket_files.h"
 
 namespace ember::host {
 
-// An ember-vmm process and its socket paths. For a standby VMM the api socket takes the
-// restore request, and the vsock path is what the request gives the restored VM.
+// An ember-vmm process, its socket paths and its network namespace (when it has one). For
+// a standby VMM the api socket takes the restore request, and the vsock path is what the
+// request gives the restored VM.
 struct SpawnedVmm {
-  VmSocketFiles files;  // first, so the files go last, after the VMM
+  VmSocketFiles files;              // first, so the files go last, after the VMM
+  std::optional<net::VmNetns> net;  // removed after the VMM is gone
   VmProcess process;
 };
 
-// Spawns `vmm_path --standby --api-sock <fresh path in run_dir> [extra_args]`.
+// Spawns argv, an ember-vmm command line using files' sockets; with a network, the VMM
+// runs in a fresh namespace of its own with a tap (vmm_net_flags are appended).
+Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
+                             net::HostNetwork* network);
+
+// Spawns `vmm_path --standby --api-sock <fresh path in run_dir> [extra_args]`; with a
+// network, in a fresh namespace of its own with a tap (made here, ahead of any restore).
 Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::string& run_dir,
+                                     net::HostNetwork* network,
                                      const std::vector<std::string>& extra_args = {});
 
 // Sends {"op":"restore",...} for `snapshot_dir` to a standby VMM and waits for its reply:
@@ -38,7 +49,9 @@ Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
 // Thread-safe. Destroying it kills the ones not taken.
 class StandbyStock {
  public:
-  StandbyStock(std::string vmm_path, std::string run_dir, size_t target);
+  // network may be null (no networking); it must outlive the stock.
+  StandbyStock(std::string vmm_path, std::string run_dir, size_t target,
+               net::HostNetwork* network = nullptr);
   ~StandbyStock();
   StandbyStock(const StandbyStock&) = delete;
   StandbyStock& operator=(const StandbyStock&) = delete;
@@ -54,6 +67,7 @@ class StandbyStock {
   const std::string vmm_path_;
   const std::string run_dir_;
   const size_t target_;
+  net::HostNetwork* const network_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<SpawnedVmm> stock_;

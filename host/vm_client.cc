@@ -72,20 +72,32 @@ std::vector<std::string> vmm_command(const VmConfig& c) {
     add("--vsock-uds", c.vsock_uds);
   }
   add("--cmdline", c.extra_cmdline);
+  if (c.net_fd >= 0) {
+    const auto net = vmm_net_flags(c.netns_path);
+    argv.insert(argv.end(), net.begin(), net.end());
+  }
   if (c.console) argv.push_back("--console");
   add("--log-level", c.log_level);
   return argv;
 }
 
+std::vector<std::string> vmm_net_flags(const std::string& netns_path) {
+  std::vector<std::string> flags;
+  if (!netns_path.empty()) flags = {"--netns", netns_path};
+  flags.insert(flags.end(), {"--net-fd", std::to_string(kChildNetFd)});
+  return flags;
+}
+
 Result<VmProcess> VmProcess::spawn(const VmConfig& config) {
   if (config.kernel.empty()) return make_error("spawn ember-vmm", "no kernel given");
   return spawn_command(vmm_command(config), config.stdout_path, config.stderr_path,
-                       config.capture_stdout);
+                       config.capture_stdout, config.net_fd);
 }
 
 Result<VmProcess> VmProcess::spawn_command(const std::vector<std::string>& argv,
                                            const std::string& stdout_path,
-                                           const std::string& stderr_path, bool capture_stdout) {
+                                           const std::string& stderr_path, bool capture_stdout,
+                                           int net_fd) {
   if (argv.empty()) return make_error("spawn", "empty command");
   VmProcess process;
   EMBER_TRY(process.stdout_fd_, open_output(stdout_path, capture_stdout, "vm-stdout"));
@@ -97,6 +109,13 @@ Result<VmProcess> VmProcess::spawn_command(const std::vector<std::string>& argv,
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
+  // dup2 onto itself would keep close-on-exec: move such a descriptor out of the way first.
+  UniqueFd net_copy;
+  if (net_fd == kChildNetFd) {
+    net_copy.reset(::fcntl(net_fd, F_DUPFD_CLOEXEC, kChildNetFd + 1));
+    if (!net_copy) return errno_error("spawn", "duplicate the tap descriptor");
+    net_fd = net_copy.get();
+  }
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   ::posix_spawn_file_actions_init(&actions);
@@ -104,6 +123,7 @@ Result<VmProcess> VmProcess::spawn_command(const std::vector<std::string>& argv,
   ::posix_spawn_file_actions_adddup2(&actions, devnull.get(), 0);
   ::posix_spawn_file_actions_adddup2(&actions, process.stdout_fd_.get(), 1);
   ::posix_spawn_file_actions_adddup2(&actions, process.stderr_fd_.get(), 2);
+  if (net_fd >= 0) ::posix_spawn_file_actions_adddup2(&actions, net_fd, kChildNetFd);
   // The child starts with no blocked signals and default SIGPIPE whatever the daemon set.
   sigset_t none, defaults;
   sigemptyset(&none);

@@ -14,6 +14,9 @@
 
 namespace ember::host {
 
+// The descriptor number a spawned ember-vmm finds its tap on (its --net-fd).
+inline constexpr int kChildNetFd = 3;
+
 // The flags of one ember-vmm run (docs/vmm-interfaces.md); empty strings are left out.
 struct VmConfig {
   std::string vmm_path = "ember-vmm";  // looked up in PATH when it has no '/'
@@ -26,6 +29,10 @@ struct VmConfig {
   uint32_t vsock_cid = 3;
   std::string vsock_uds;  // empty: no vsock device
   std::string extra_cmdline;
+  // A tap the VM's virtio-net device uses (passed as kChildNetFd) and the network namespace
+  // ember-vmm joins; -1: no network device.
+  int net_fd = -1;
+  std::string netns_path;
   bool console = false;   // kernel messages on the serial console (stdout)
   std::string log_level;  // error|warn|info|debug; empty: the VMM's default
   // Where the child's stdout (the guest console) and stderr (the VMM's messages) go. Empty
@@ -38,6 +45,9 @@ struct VmConfig {
 // The ember-vmm command line for a config, argv[0] included.
 std::vector<std::string> vmm_command(const VmConfig& config);
 
+// --netns PATH --net-fd kChildNetFd: the flags of a VMM spawned with a tap.
+std::vector<std::string> vmm_net_flags(const std::string& netns_path);
+
 class VmProcess {
  public:
   // Starts ember-vmm for config. Fails if the binary cannot be run (not found, not
@@ -46,10 +56,11 @@ class VmProcess {
 
   // Starts any command with the same output handling (tests, tools, the jailer later).
   // Empty paths: stdout discarded (or captured when capture_stdout), stderr captured.
+  // net_fd >= 0 is given to the child as descriptor kChildNetFd.
   static Result<VmProcess> spawn_command(const std::vector<std::string>& argv,
                                          const std::string& stdout_path = {},
                                          const std::string& stderr_path = {},
-                                         bool capture_stdout = false);
+                                         bool capture_stdout = false, int net_fd = -1);
 
   VmProcess(VmProcess&& other) noexcept;
   VmProcess& operator=(VmProcess&& other) noexcept;

@@ -1,9 +1,13 @@
 // Vmm: builds the VM in a fixed order (KVM, memory, devices, boot data, vCPUs) and runs it.
 #include "vmm/vmm.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "vmm/arch/vcpu_setup.h"
 #include "vmm/boot/elf_loader.h"
@@ -17,6 +21,7 @@
 
 #include "vmm/virtio/block.h"
 #include "vmm/virtio/mmio_transport.h"
+#include "vmm/virtio/net.h"
 #include "vmm/virtio/virtio_spec.h"
 #include "vmm/virtio/vsock.h"
 
@@ -54,7 +59,29 @@ std::vector<VirtioSlotPlan> plan_virtio_slots(const VmmConfig& config) {
     plan.push_back({VirtioSlotPlan::Kind::kBlock, next_slot(), disk});
   }
   if (!config.vsock_uds.empty()) plan.push_back({VirtioSlotPlan::Kind::kVsock, next_slot(), {}});
+  // Last, so adding a network device moves no other device's address or GSI.
+  if (config.net_fd >= 0) plan.push_back({VirtioSlotPlan::Kind::kNet, next_slot(), {}});
   return plan;
+}
+
+VirtioDeviceState::Kind snapshot_kind(VirtioSlotPlan::Kind kind) {
+  switch (kind) {
+    case VirtioSlotPlan::Kind::kBlock: return VirtioDeviceState::Kind::kBlock;
+    case VirtioSlotPlan::Kind::kVsock: return VirtioDeviceState::Kind::kVsock;
+    case VirtioSlotPlan::Kind::kNet: return VirtioDeviceState::Kind::kNet;
+  }
+  std::abort();
+}
+
+Status join_network_namespace(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error("open network namespace (--netns)", path);
+  if (::setns(fd.get(), CLONE_NEWNET) != 0) {
+    return errno_error("join network namespace (--netns)",
+                       path + " (it must be a network namespace such as /run/netns/NAME, and "
+                              "joining needs CAP_SYS_ADMIN)");
+  }
+  return {};
 }
 
 Result<std::string> kernel_cmdline_for(const VmmConfig& config) {
@@ -177,11 +204,26 @@ Status Vmm::attach_virtio_devices() {
       EMBER_TRY(auto block, in_step(virtio::Block::open({plan.disk.path, plan.disk.read_only, {}}),
                                     "attach disk"));
       device = std::move(block);
-    } else {
+    } else if (plan.kind == VirtioSlotPlan::Kind::kVsock) {
       EMBER_TRY(auto vsock,
                 in_step(virtio::Vsock::create({config_.vsock_cid, config_.vsock_uds}, *loop_),
                         "attach vsock"));
       device = std::move(vsock);
+    } else {
+      // A copy of our own: the inherited descriptor stays as the parent passed it.
+      UniqueFd tap(::fcntl(config_.net_fd, F_DUPFD_CLOEXEC, 3));
+      if (!tap) {
+        return errno_error("attach network device",
+                           "dup --net-fd " + std::to_string(config_.net_fd));
+      }
+      const std::string label = "--net-fd " + std::to_string(config_.net_fd);
+      EMBER_TRY(auto net, in_step(virtio::Net::create(std::move(tap), {config_.net_mac, label},
+                                                      *loop_),
+                                  "attach network device"));
+      log_debug("network device on " +
+                (net->is_tap() ? "tap " + net->tap_name() : std::string("a frame socket")) +
+                ", MAC " + format_mac(config_.net_mac));
+      device = std::move(net);
     }
     EMBER_TRY(std::shared_ptr<virtio::MmioTransport> transport,
               virtio::MmioTransport::create(memory_, *loop_, std::move(device)));
@@ -263,6 +305,13 @@ ExitCode Vmm::run() {
 
 ExitCode run(const VmmConfig& config) {
   set_log_level(config.log_level);
+  // First, while this is the only thread: every thread started later inherits it.
+  if (!config.netns.empty()) {
+    if (Status s = join_network_namespace(config.netns); !s.ok()) {
+      log_error(s.error().message());
+      return ExitCode::kVmmError;
+    }
+  }
   if (config.standby) return run_standby(config);
   auto vmm = config.restore_dir.empty() ? Vmm::build(config) : Vmm::restore(config);
   if (!vmm.ok()) {

@@ -22,9 +22,9 @@
 
 namespace ember::vmm {
 
-// One virtio-mmio slot of the fixed device order: root disk, further disks, vsock.
+// One virtio-mmio slot of the fixed device order: root disk, further disks, vsock, net.
 struct VirtioSlotPlan {
-  enum class Kind { kBlock, kVsock };
+  enum class Kind { kBlock, kVsock, kNet };
   Kind kind = Kind::kBlock;
   VirtioMmioSlot slot;
   DiskConfig disk;  // for kBlock
@@ -35,6 +35,18 @@ std::vector<VirtioSlotPlan> plan_virtio_slots(const VmmConfig& config);
 
 // The kernel command line for `config` (docs/vmm-interfaces.md).
 Result<std::string> kernel_cmdline_for(const VmmConfig& config);
+
+// How a slot's device is recorded in a snapshot.
+VirtioDeviceState::Kind snapshot_kind(VirtioSlotPlan::Kind kind);
+
+// The VM of snapshot machine `m` with the restore flags' overrides (vmm_restore.cc);
+// refuses overrides that do not fit the snapshot, such as --net-fd for a VM without a
+// network device or its absence for one with.
+Result<VmmConfig> restored_config(const VmmConfig& flags, const SnapshotMachine& m);
+
+// --netns: setns(CLONE_NEWNET) into the namespace at `path`, for this thread and the
+// threads it starts later; run() calls it before anything else.
+Status join_network_namespace(const std::string& path);
 
 class Vmm final : public ControlTarget {
  public:

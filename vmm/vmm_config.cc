@@ -1,7 +1,10 @@
 // VmmConfig: flag parsing with Boost.Program_options.
 #include "vmm/vmm_config.h"
 
+#include <fcntl.h>
+
 #include <boost/program_options.hpp>
+#include <charconv>
 #include <sstream>
 
 #include "vmm/boot/layout.h"
@@ -27,6 +30,15 @@ po::options_description describe_flags() {
       ("vsock-cid", po::value<uint32_t>(), "guest vsock CID (default 3; needs --vsock-uds)")
       ("vsock-uds", po::value<std::string>(),
        "Unix socket path of the vsock device's host side (enables virtio-vsock)")
+      ("net-fd", po::value<int>(),
+       "N: an inherited, open tap file descriptor (opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR) "
+       "backing a virtio-net device, the guest's eth0, attached after vsock; ember-vmm makes it "
+       "non-blocking and sets its vnet header size and offloads")
+      ("net-mac", po::value<std::string>(),
+       "XX:XX:XX:XX:XX:XX: the MAC address of the --net-fd device (default 06:00:ac:10:00:02)")
+      ("netns", po::value<std::string>(),
+       "PATH: a network namespace (such as /run/netns/NAME) ember-vmm joins first thing, "
+       "before it opens KVM")
       ("cmdline", po::value<std::string>(), "extra kernel command line arguments, appended last")
       ("console", po::bool_switch(),
        "copy the guest serial console to stderr (without it the kernel runs with loglevel=1; "
@@ -39,9 +51,10 @@ po::options_description describe_flags() {
        "writes DIR/state.bin and DIR/memory.bin), {\"op\":\"stats\"}")
       ("restore", po::value<std::string>(),
        "DIR: restore the snapshot in DIR instead of booting (no --kernel); the snapshot fixes "
-       "memory, vCPUs, disks and vsock CID. With --restore, --vsock-uds gives the vsock a new "
-       "host socket, --disk PATH[:ro|:rw] (repeated, same count as the snapshot's disks, root "
-       "first) replaces the disks in order, and --api-sock and --start-paused apply")
+       "memory, vCPUs, disks, vsock CID and MAC. With --restore, --vsock-uds gives the vsock a "
+       "new host socket, --disk PATH[:ro|:rw] (repeated, same count as the snapshot's disks, "
+       "root first) replaces the disks in order, --net-fd is required exactly when the snapshot "
+       "has a network device, and --api-sock, --netns and --start-paused apply")
       ("start-paused", po::bool_switch(),
        "with --restore: keep the vCPUs paused until {\"op\":\"resume\"} on --api-sock")
       ("standby", po::bool_switch(),
@@ -49,19 +62,40 @@ po::options_description describe_flags() {
        "{\"op\":\"restore\",\"dir\":\"DIR\",\"vsock_uds\":\"PATH\",\"disks\":[...],"
        "\"start_paused\":false} (the fields after dir are optional and mean what the flags "
        "of --restore mean); the reply comes once the VM is restored, and the socket then "
-       "takes the usual control requests");
+       "takes the usual control requests. --net-fd and --netns are given here, at start-up");
   // clang-format on
   return d;
 }
 
 Error usage_error(const std::string& message) { return make_error("usage", message); }
 
+// --net-fd and --netns, which every mode takes.
+Status parse_network_flags(const po::variables_map& vm, VmmConfig& c) {
+  if (vm.count("netns")) {
+    c.netns = vm["netns"].as<std::string>();
+    if (c.netns.empty()) return usage_error("--netns needs a path");
+  }
+  if (!vm.count("net-fd")) return {};
+  const int fd = vm["net-fd"].as<int>();
+  const std::string flag = "--net-fd " + std::to_string(fd);
+  if (fd < 3) {
+    return usage_error(flag + ": the tap must be an inherited descriptor, 3 or above (0-2 are "
+                              "stdin, stdout and stderr)");
+  }
+  if (::fcntl(fd, F_GETFD) < 0) {
+    return usage_error(flag + ": file descriptor " + std::to_string(fd) +
+                       " is not open; the parent must pass the tap open and without O_CLOEXEC");
+  }
+  c.net_fd = fd;
+  return {};
+}
+
 // --restore: only the flags that make sense for a snapshot's VM.
 Result<ParsedFlags> parse_restore_flags(const po::variables_map& vm, ParsedFlags parsed) {
   VmmConfig& c = parsed.config;
   c.restore_dir = vm["restore"].as<std::string>();
   if (c.restore_dir.empty()) return usage_error("--restore needs a directory");
-  for (const char* flag : {"kernel", "initrd", "root", "cmdline", "vsock-cid"}) {
+  for (const char* flag : {"kernel", "initrd", "root", "cmdline", "vsock-cid", "net-mac"}) {
     if (vm.count(flag)) {
       return usage_error(std::string("--") + flag +
                          " cannot be combined with --restore (the snapshot fixes it)");
@@ -94,6 +128,9 @@ Result<ParsedFlags> parse_standby_flags(const po::variables_map& vm, ParsedFlags
   if (parsed.config.api_sock.empty()) {
     return usage_error("--standby needs --api-sock: the restore request arrives there");
   }
+  if (vm.count("net-mac")) {
+    return usage_error("--net-mac cannot be combined with --standby (the snapshot fixes it)");
+  }
   for (const char* flag : {"kernel", "initrd", "root", "cmdline", "vsock-cid", "vsock-uds",
                            "disk", "restore"}) {
     if (vm.count(flag)) {
@@ -119,8 +156,8 @@ std::string usage_text() {
   std::ostringstream out;
   out << "Usage: ember-vmm --kernel vmlinux [options]\n"
       << "       ember-vmm --restore DIR [--vsock-uds PATH] [--disk PATH ...] [--api-sock PATH]\n"
-      << "                 [--start-paused]\n"
-      << "       ember-vmm --standby --api-sock PATH\n\n"
+      << "                 [--net-fd N] [--netns PATH] [--start-paused]\n"
+      << "       ember-vmm --standby --api-sock PATH [--net-fd N] [--netns PATH]\n\n"
       << describe_flags() << "\n"
       << "Exit codes: 0 guest shut down (reboot), 1 VMM error, 2 usage error, 3 guest crashed\n"
       << "(kernel panic or triple fault).\n";
@@ -140,6 +177,34 @@ Result<DiskConfig> parse_disk_spec(const std::string& spec) {
   }
   if (disk.path.empty()) return usage_error("--disk needs a path, got '" + spec + "'");
   return disk;
+}
+
+Result<std::array<uint8_t, 6>> parse_mac(const std::string& text) {
+  const Error bad = usage_error("--net-mac must look like 06:00:ac:10:00:02, got '" + text + "'");
+  std::array<uint8_t, 6> mac{};
+  if (text.size() != 17) return bad;
+  for (size_t i = 0; i < mac.size(); ++i) {
+    const char* at = text.data() + 3 * i;
+    if (i > 0 && at[-1] != ':') return bad;
+    const auto [end, ec] = std::from_chars(at, at + 2, mac[i], 16);
+    if (ec != std::errc() || end != at + 2) return bad;
+  }
+  if ((mac[0] & 1) != 0) {
+    return usage_error("--net-mac " + text +
+                       " is a multicast address; the first byte must be even");
+  }
+  return mac;
+}
+
+std::string format_mac(const std::array<uint8_t, 6>& mac) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : mac) {
+    if (!out.empty()) out += ':';
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
 }
 
 Result<ParsedFlags> parse_flags(int argc, const char* const argv[]) {
@@ -164,6 +229,7 @@ Result<ParsedFlags> parse_flags(int argc, const char* const argv[]) {
   const auto level = parse_log_level(vm["log-level"].as<std::string>());
   if (!level) return usage_error("--log-level must be error, warn, info or debug");
   c.log_level = *level;
+  EMBER_CHECK(parse_network_flags(vm, c));
   if (vm["standby"].as<bool>()) return parse_standby_flags(vm, parsed);
   if (vm.count("restore")) return parse_restore_flags(vm, parsed);
   if (c.start_paused) return usage_error("--start-paused needs --restore");
@@ -198,10 +264,15 @@ Result<ParsedFlags> parse_flags(int argc, const char* const argv[]) {
       return usage_error("--vsock-cid must be at least 3 (0-2 are reserved) and below 2^32-1");
     }
   }
-  const size_t devices = (c.root ? 1 : 0) + c.disks.size() + (c.vsock_uds.empty() ? 0 : 1);
+  if (vm.count("net-mac")) {
+    if (c.net_fd < 0) return usage_error("--net-mac needs --net-fd");
+    EMBER_TRY(c.net_mac, parse_mac(vm["net-mac"].as<std::string>()));
+  }
+  const size_t devices = (c.root ? 1 : 0) + c.disks.size() + (c.vsock_uds.empty() ? 0 : 1) +
+                         (c.net_fd >= 0 ? 1 : 0);
   if (devices > layout::kMaxVirtioDevices) {
     return usage_error("too many devices: at most " + std::to_string(layout::kMaxVirtioDevices) +
-                       " disks and vsock together");
+                       " disks, vsock and network together");
   }
   if (vm.count("cmdline")) c.cmdline_extra = vm["cmdline"].as<std::string>();
   c.console = vm["console"].as<bool>();

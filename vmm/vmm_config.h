@@ -1,6 +1,7 @@
 // VmmConfig: everything ember-vmm is told on its command line, and the flag parser.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -28,6 +29,9 @@ struct DiskConfig {
 inline constexpr uint64_t kMinMemMib = 16;
 inline constexpr uint64_t kMaxMemMib = 1024 * 1024;
 inline constexpr uint32_t kDefaultVsockCid = 3;
+// The guest's eth0 MAC unless --net-mac says otherwise: the same in every VM, so clones
+// of one snapshot need no change inside the guest (docs/vmm-interfaces.md).
+inline constexpr std::array<uint8_t, 6> kDefaultNetMac = {0x06, 0x00, 0xac, 0x10, 0x00, 0x02};
 
 struct VmmConfig {
   std::string kernel;
@@ -42,6 +46,12 @@ struct VmmConfig {
   bool console = false;
   LogLevel log_level = LogLevel::kWarn;
   std::string api_sock;  // empty: no control socket
+  // --net-fd: an inherited tap opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, backing the
+  // virtio-net device (the last virtio slot); not owned here. -1: no network device.
+  int net_fd = -1;
+  std::array<uint8_t, 6> net_mac = kDefaultNetMac;
+  // --netns: the network namespace run() joins before anything else; empty: stay put.
+  std::string netns;
   // --restore DIR: the VM comes from a snapshot; `kernel` and the machine shape are unused
   // and restore_disks (raw --disk specs, possibly empty) replace the snapshot's disks.
   std::string restore_dir;
@@ -65,6 +75,11 @@ Result<ParsedFlags> parse_flags(int argc, const char* const argv[]);
 
 // "PATH", "PATH:ro" or "PATH:rw" (the default is read-write).
 Result<DiskConfig> parse_disk_spec(const std::string& spec);
+
+// "XX:XX:XX:XX:XX:XX" (hex, either case) naming a unicast address.
+Result<std::array<uint8_t, 6>> parse_mac(const std::string& text);
+// Lower-case "xx:xx:xx:xx:xx:xx".
+std::string format_mac(const std::array<uint8_t, 6>& mac);
 
 // The --help text: every flag with its meaning and default.
 std::string usage_text();

@@ -1,9 +1,14 @@
 // Tests for flag parsing, the virtio slot plan and the command line built from a config.
 #include "vmm/vmm_config.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <string>
 #include <vector>
+
+#include "common/unique_fd.h"
 
 #include "vmm/boot/layout.h"
 #include "vmm/vmm.h"
@@ -65,7 +70,8 @@ TEST(Flags, Help) {
   EXPECT_TRUE(p->help);
   const std::string help = usage_text();
   for (const char* flag : {"--kernel", "--initrd", "--root", "--disk", "--mem-mib", "--vcpus",
-                           "--vsock-cid", "--vsock-uds", "--cmdline", "--console", "--log-level"}) {
+                           "--vsock-cid", "--vsock-uds", "--cmdline", "--console", "--log-level",
+                           "--net-fd", "--net-mac", "--netns"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
 }
@@ -166,6 +172,151 @@ TEST(Flags, StandbyRefusesWhatTheRestoreRequestGives) {
     ASSERT_FALSE(p.ok()) << extra[0];
     EXPECT_NE(p.error().message().find(extra[0]), std::string::npos) << p.error().message();
   }
+}
+
+// An open descriptor (3 or above) for --net-fd; the flags only check that it is open.
+struct OpenFd {
+  OpenFd() : fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+  std::string text() const { return std::to_string(fd.get()); }
+  UniqueFd fd;
+};
+
+TEST(NetFlags, NetFdAddsTheDeviceLastWithTheDefaultMac) {
+  OpenFd tap;
+  const std::string fd = tap.text();
+  auto p = parse({"--kernel", "/k", "--disk", "/a", "--vsock-uds", "/v", "--net-fd", fd.c_str(),
+                  "--netns", "/run/netns/ember-vm-7"});
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  const VmmConfig& c = p->config;
+  EXPECT_EQ(c.net_fd, tap.fd.get());
+  EXPECT_EQ(c.net_mac, kDefaultNetMac);
+  EXPECT_EQ(format_mac(c.net_mac), "06:00:ac:10:00:02");
+  EXPECT_EQ(c.netns, "/run/netns/ember-vm-7");
+  const auto plan = plan_virtio_slots(c);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[1].kind, VirtioSlotPlan::Kind::kVsock);
+  EXPECT_EQ(plan[2].kind, VirtioSlotPlan::Kind::kNet);
+  EXPECT_EQ(plan[2].slot.base, 0xD000'2000u);
+  EXPECT_EQ(plan[2].slot.gsi, 7u);
+  auto line = kernel_cmdline_for(c);
+  ASSERT_TRUE(line.ok());
+  EXPECT_NE(line->find("virtio_mmio.device=4K@0xd0002000:7"), std::string::npos) << *line;
+}
+
+TEST(NetFlags, NoNetFdNoDevice) {
+  auto p = parse({"--kernel", "/k", "--vsock-uds", "/v"});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->config.net_fd, -1);
+  EXPECT_TRUE(p->config.netns.empty());
+  for (const VirtioSlotPlan& slot : plan_virtio_slots(p->config)) {
+    EXPECT_NE(slot.kind, VirtioSlotPlan::Kind::kNet);
+  }
+}
+
+TEST(NetFlags, NetMac) {
+  OpenFd tap;
+  const std::string fd = tap.text();
+  auto p = parse({"--kernel", "/k", "--net-fd", fd.c_str(), "--net-mac", "0A:1b:2C:3d:4E:5f"});
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  EXPECT_EQ(p->config.net_mac, (std::array<uint8_t, 6>{0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f}));
+  EXPECT_EQ(format_mac(p->config.net_mac), "0a:1b:2c:3d:4e:5f");
+  for (const char* bad : {"06:00:ac:10:00", "06:00:ac:10:00:02:03", "06-00-ac-10-00-02",
+                          "06:00:ac:10:00:0g", "6:00:ac:10:00:002", "+6:00:ac:10:00:02", ""}) {
+    auto r = parse({"--kernel", "/k", "--net-fd", fd.c_str(), "--net-mac", bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message().find("--net-mac"), std::string::npos) << r.error().message();
+  }
+  auto multicast =
+      parse({"--kernel", "/k", "--net-fd", fd.c_str(), "--net-mac", "01:00:5e:00:00:01"});
+  ASSERT_FALSE(multicast.ok());
+  EXPECT_NE(multicast.error().message().find("multicast"), std::string::npos);
+  auto alone = parse({"--kernel", "/k", "--net-mac", "06:00:ac:10:00:02"});
+  ASSERT_FALSE(alone.ok());
+  EXPECT_NE(alone.error().message().find("--net-fd"), std::string::npos);
+}
+
+TEST(NetFlags, NetFdMustBeAnOpenInheritedDescriptor) {
+  int closed = -1;
+  {
+    OpenFd gone;
+    closed = gone.fd.get();
+  }
+  const std::string closed_text = std::to_string(closed);
+  auto p = parse({"--kernel", "/k", "--net-fd", closed_text.c_str()});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().message().find("--net-fd " + closed_text), std::string::npos);
+  EXPECT_NE(p.error().message().find("not open"), std::string::npos) << p.error().message();
+  for (const char* bad : {"0", "2", "-1", "tap0", ""}) {
+    EXPECT_FALSE(parse({"--kernel", "/k", "--net-fd", bad}).ok()) << bad;
+  }
+  EXPECT_FALSE(parse({"--kernel", "/k", "--netns", ""}).ok());
+}
+
+TEST(NetFlags, TooManyDevicesCountsTheNetworkDevice) {
+  OpenFd tap;
+  const std::string fd = tap.text();
+  std::vector<const char*> args = {"--kernel", "/k", "--net-fd", fd.c_str()};
+  for (uint32_t i = 0; i < layout::kMaxVirtioDevices; ++i) {
+    args.push_back("--disk");
+    args.push_back("/d");
+  }
+  auto p = parse(args);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().message().find("too many devices"), std::string::npos);
+}
+
+TEST(NetFlags, RestoreAndStandbyTakeNetFdAndNetnsButNotAMac) {
+  OpenFd tap;
+  const std::string fd = tap.text();
+  auto r = parse({"--restore", "/snap", "--net-fd", fd.c_str(), "--netns", "/run/netns/x"});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->config.net_fd, tap.fd.get());
+  EXPECT_EQ(r->config.netns, "/run/netns/x");
+  auto s = parse({"--standby", "--api-sock", "/a", "--net-fd", fd.c_str(), "--netns", "/n"});
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  EXPECT_EQ(s->config.net_fd, tap.fd.get());
+  EXPECT_EQ(s->config.netns, "/n");
+  for (std::vector<const char*> args : std::vector<std::vector<const char*>>{
+           {"--restore", "/snap", "--net-fd", fd.c_str(), "--net-mac", "06:00:ac:10:00:09"},
+           {"--standby", "--api-sock", "/a", "--net-mac", "06:00:ac:10:00:09"}}) {
+    auto p = parse(args);
+    ASSERT_FALSE(p.ok()) << args[0];
+    EXPECT_NE(p.error().message().find("--net-mac"), std::string::npos) << p.error().message();
+  }
+}
+
+TEST(NetRestore, NetFdExactlyWhenTheSnapshotHasANetworkDevice) {
+  SnapshotMachine m;
+  m.mem_mib = 128;
+  m.vcpus = 1;
+  m.has_net = true;
+  m.net_mac = {0x06, 0, 0, 0, 0, 0x42};
+  VmmConfig flags;
+  flags.restore_dir = "/snap";
+  auto missing = restored_config(flags, m);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("--net-fd"), std::string::npos);
+  flags.net_fd = 9;
+  auto with = restored_config(flags, m);
+  ASSERT_TRUE(with.ok()) << with.error().message();
+  EXPECT_EQ(with->net_fd, 9);
+  EXPECT_EQ(with->net_mac, m.net_mac) << "the snapshot's MAC";
+  EXPECT_EQ(plan_virtio_slots(*with).back().kind, VirtioSlotPlan::Kind::kNet);
+  m.has_net = false;
+  auto extra = restored_config(flags, m);
+  ASSERT_FALSE(extra.ok());
+  EXPECT_NE(extra.error().message().find("no network device"), std::string::npos);
+}
+
+TEST(NetNamespace, JoinErrorsNameThePath) {
+  auto missing = join_network_namespace("/nonexistent/ember-netns");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("/nonexistent/ember-netns"), std::string::npos);
+  EXPECT_NE(missing.error().message().find("--netns"), std::string::npos);
+  auto not_netns = join_network_namespace("/dev/null");
+  ASSERT_FALSE(not_netns.ok());
+  EXPECT_NE(not_netns.error().message().find("/dev/null"), std::string::npos);
+  EXPECT_NE(not_netns.error().message().find("network namespace"), std::string::npos);
 }
 
 }  // namespace

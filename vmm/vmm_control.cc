@@ -5,6 +5,7 @@
 #include "vmm/snapshot/kvm_state.h"
 #include "vmm/snapshot/state_file.h"
 #include "vmm/virtio/block.h"
+#include "vmm/virtio/net.h"
 #include "vmm/virtio/vsock.h"
 #include "vmm/vmm.h"
 
@@ -66,6 +67,8 @@ SnapshotMachine Vmm::describe_machine() const {
   m.vsock_uds = config_.vsock_uds;
   m.cmdline = kernel_cmdline_;
   m.console = config_.console;
+  m.has_net = config_.net_fd >= 0;
+  m.net_mac = config_.net_mac;
   return m;
 }
 
@@ -75,12 +78,18 @@ Result<DeviceStates> Vmm::save_devices() const {
   d.i8042 = i8042_->save();
   for (const VirtioAttachment& a : virtio_) {
     VirtioDeviceState v;
-    if (a.plan.kind == VirtioSlotPlan::Kind::kBlock) {
-      v.kind = VirtioDeviceState::Kind::kBlock;
-      v.block = static_cast<const virtio::Block&>(a.transport->device()).save();
-    } else {
-      v.kind = VirtioDeviceState::Kind::kVsock;
-      v.vsock = static_cast<const virtio::Vsock&>(a.transport->device()).save();
+    v.kind = snapshot_kind(a.plan.kind);
+    const virtio::VirtioDevice& dev = a.transport->device();
+    switch (a.plan.kind) {
+      case VirtioSlotPlan::Kind::kBlock:
+        v.block = static_cast<const virtio::Block&>(dev).save();
+        break;
+      case VirtioSlotPlan::Kind::kVsock:
+        v.vsock = static_cast<const virtio::Vsock&>(dev).save();
+        break;
+      case VirtioSlotPlan::Kind::kNet:
+        v.net = static_cast<const virtio::Net&>(dev).save();
+        break;
     }
     v.transport = a.transport->save();
     d.virtio.push_back(std::move(v));

@@ -5,6 +5,7 @@
 #include "vmm/snapshot/kvm_state.h"
 #include "vmm/snapshot/state_file.h"
 #include "vmm/virtio/block.h"
+#include "vmm/virtio/net.h"
 #include "vmm/virtio/vsock.h"
 #include "vmm/vmm.h"
 
@@ -17,7 +18,8 @@ int64_t micros_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count();
 }
 
-// The snapshot's machine with the command line's overrides applied.
+}  // namespace
+
 Result<VmmConfig> restored_config(const VmmConfig& flags, const SnapshotMachine& m) {
   VmmConfig c = flags;
   c.mem_mib = m.mem_mib;
@@ -27,6 +29,15 @@ Result<VmmConfig> restored_config(const VmmConfig& flags, const SnapshotMachine&
   if (!m.has_vsock && !flags.vsock_uds.empty()) {
     return make_error("restore", "--vsock-uds given, but the snapshot's VM has no vsock device");
   }
+  // The tap cannot come from the snapshot: each clone gets its own, in its own namespace.
+  if (m.has_net && flags.net_fd < 0) {
+    return make_error("restore", "the snapshot's VM has a network device: give --net-fd N, a tap "
+                                 "opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR");
+  }
+  if (!m.has_net && flags.net_fd >= 0) {
+    return make_error("restore", "--net-fd given, but the snapshot's VM has no network device");
+  }
+  c.net_mac = m.net_mac;
   if (!flags.restore_disks.empty() && flags.restore_disks.size() != m.disks.size()) {
     return make_error("restore", "--disk given " + std::to_string(flags.restore_disks.size()) +
                                      " times; the snapshot has " + std::to_string(m.disks.size()) +
@@ -50,8 +61,6 @@ Result<VmmConfig> restored_config(const VmmConfig& flags, const SnapshotMachine&
   }
   return c;
 }
-
-}  // namespace
 
 Result<std::unique_ptr<Vmm>> Vmm::restore(const VmmConfig& flags) {
   const auto t0 = Clock::now();
@@ -135,24 +144,31 @@ Status Vmm::restore_devices(const DeviceStates& devices) {
   for (size_t i = 0; i < virtio_.size(); ++i) {
     const VirtioDeviceState& saved = devices.virtio[i];
     VirtioAttachment& a = virtio_[i];
-    const bool block = a.plan.kind == VirtioSlotPlan::Kind::kBlock;
-    if (block != (saved.kind == VirtioDeviceState::Kind::kBlock)) {
+    if (snapshot_kind(a.plan.kind) != saved.kind) {
       return make_error("restore devices", "virtio slot " + std::to_string(i) + " changed kind");
     }
-    // Device first: the transport re-activates it when the driver had set DRIVER_OK.
-    if (block) {
-      auto& dev = static_cast<virtio::Block&>(a.transport->device());
-      Status s = dev.restore(saved.block);
-      if (!s.ok()) {
-        Error e = s.error();
-        e.context += " (disk " + a.plan.disk.path + ")";
-        return e;
+    // Device first: the transport re-activates it when the driver had set DRIVER_OK (for
+    // the network device that re-arms the tap, so the first packet gets through).
+    switch (a.plan.kind) {
+      case VirtioSlotPlan::Kind::kBlock: {
+        auto& dev = static_cast<virtio::Block&>(a.transport->device());
+        Status s = dev.restore(saved.block);
+        if (!s.ok()) {
+          Error e = s.error();
+          e.context += " (disk " + a.plan.disk.path + ")";
+          return e;
+        }
+        break;
       }
-    } else {
-      EMBER_CHECK(static_cast<virtio::Vsock&>(a.transport->device()).restore(saved.vsock));
+      case VirtioSlotPlan::Kind::kVsock:
+        EMBER_CHECK(static_cast<virtio::Vsock&>(a.transport->device()).restore(saved.vsock));
+        break;
+      case VirtioSlotPlan::Kind::kNet:
+        EMBER_CHECK(static_cast<virtio::Net&>(a.transport->device()).restore(saved.net));
+        break;
     }
     EMBER_CHECK(a.transport->restore(saved.transport));
-    if (!block) {
+    if (a.plan.kind == VirtioSlotPlan::Kind::kVsock) {
       // Host connections died with the old process: the guest must drop its sockets.
       static_cast<virtio::Vsock&>(a.transport->device()).reset_all_connections();
     }

@@ -90,6 +90,8 @@ ExitCode run_standby(const VmmConfig& flags) {
   config.vsock_uds = pending->request.vsock_uds;
   config.restore_disks = pending->request.disks;
   config.start_paused = pending->request.start_paused;
+  // --net-fd stays as the standby's own flags gave it (the namespace was joined in run()):
+  // emberd makes the tap before it starts the standby VMM.
   // "first KVM_RUN after N us" then counts from the request, as a restore's latency does.
   config.start_time = std::chrono::steady_clock::now();
   Status loaded = (*vmm)->load_snapshot(config);

@@ -22,6 +22,9 @@
 #include "host/api/scheduler_api.h"
 #include "host/events/schedule_runner.h"
 #include "host/logs/function_logs.h"
+#include "host/net/host_network.h"
+#include "host/net/ipv4.h"
+#include "host/net/resolv_conf.h"
 #include "host/store/code_store.h"
 #include "host/store/function_store.h"
 #include "host/store/function_url_store.h"
@@ -42,6 +45,7 @@ RedisServerNames redis_server_names(const std::vector<RedisServer>& servers) {
 
 // What start() opens before the daemon's objects are built on it.
 struct Opened {
+  std::unique_ptr<net::HostNetwork> network;  // null with --network off
   FunctionStore functions;
   CodeStore code;
   std::unique_ptr<Invoker> invoker;
@@ -57,7 +61,8 @@ struct Opened {
 // then the dispatcher (whose workers finish their events), then the APIs and the stores.
 struct Daemon {
   Daemon(Opened opened, const EmberdConfig& config)
-      : functions(std::move(opened.functions)),
+      : network(std::move(opened.network)),
+        functions(std::move(opened.functions)),
         code(std::move(opened.code)),
         logs(config.state_dir + "/logs"),
         invoker(std::move(opened.invoker)),
@@ -111,6 +116,7 @@ struct Daemon {
     pollers.changed();
   }
 
+  std::unique_ptr<net::HostNetwork> network;  // outlives the invoker's VMs
   FunctionStore functions;
   CodeStore code;
   FunctionLogs logs;
@@ -140,13 +146,43 @@ Status make_state_dir(const std::string& dir) {
   return {};
 }
 
+// The host side of guest networking: NAT, the egress rules, the namespaces' addresses.
+Result<std::unique_ptr<net::HostNetwork>> start_network(const EmberdConfig& config) {
+  net::NetworkConfig network;
+  if (config.dns.empty()) {
+    EMBER_TRY(network.resolver, net::default_resolver());
+  } else {
+    network.resolver = net::parse_ipv4(config.dns).value_or(0);  // checked by the flag parser
+  }
+  network.bandwidth_bytes_per_s = uint64_t{config.vm_bandwidth_mbit} * 1000 * 1000 / 8;
+  network.max_connections = config.vm_max_connections;
+  auto started = net::HostNetwork::start(network);
+  if (!started.ok()) {
+    return make_error("start guest networking",
+                      started.error().message() + " (or run emberd with --network off: guests "
+                                                  "then have loopback only)");
+  }
+  std::fprintf(stderr,
+               "emberd: guests have networks of their own (resolver %s, default egress %s)\n",
+               net::format_ipv4(network.resolver).c_str(),
+               net::format_egress_policy(config.invoker.egress_default).c_str());
+  return started;
+}
+
 Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
   EMBER_CHECK(make_state_dir(config.state_dir));
+  std::unique_ptr<net::HostNetwork> network;
+  if (config.network) {
+    EMBER_TRY(auto started, start_network(config));
+    network = std::move(started);
+  }
+  InvokerConfig invoker_config = config.invoker;
+  invoker_config.network = network.get();
   EMBER_TRY(FunctionStore functions, FunctionStore::open(config.state_dir + "/functions.db"));
   EMBER_TRY(CodeStore code, CodeStore::open(config.state_dir + "/code"));
   EMBER_TRY(auto in_use, functions.code_in_use());
   EMBER_CHECK(code.collect_garbage(in_use));
-  EMBER_TRY(std::unique_ptr<Invoker> invoker, make_vm_invoker(config.invoker));
+  EMBER_TRY(std::unique_ptr<Invoker> invoker, make_vm_invoker(invoker_config));
   EMBER_TRY(std::unique_ptr<EventQueue> events, EventQueue::open(config.state_dir + "/events.db"));
   EMBER_TRY(EventInvokeConfigStore event_configs,
             EventInvokeConfigStore::open(config.state_dir + "/functions.db"));
@@ -170,7 +206,8 @@ Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
   }
 
   auto daemon = std::make_unique<Daemon>(
-      Opened{std::move(functions), std::move(code), std::move(invoker), std::move(events),
+      Opened{std::move(network), std::move(functions), std::move(code), std::move(invoker),
+             std::move(events),
              std::move(event_configs), std::move(urls), std::move(schedules), url_base,
              std::move(mappings)},
       config);

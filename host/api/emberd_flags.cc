@@ -1,9 +1,11 @@
 // emberd's flags with Boost.Program_options.
 #include "host/api/emberd_flags.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+
 #include <regex>
 #include <sstream>
 
@@ -61,7 +63,20 @@ po::options_description describe_flags() {
        "e.g. --redis default=redis://127.0.0.1:6379")
       ("queue-visibility-timeout-s", po::value<uint32_t>()->default_value(0),
        "queue sources: how long a received record stays invisible before it is received again "
-       "(0..43200; 0: the function's timeout plus 10 s)");
+       "(0..43200; 0: the function's timeout plus 10 s)")
+      ("network", po::value<std::string>()->default_value("on"),
+       "on: every VM gets virtio-net in a network namespace of its own, NATed by this host "
+       "(needs tun, veth and nf_tables); off: guests have loopback only")
+      ("dns", po::value<std::string>(),
+       "IPv4 address of the resolver guests use (default: the first non-loopback nameserver "
+       "in /etc/resolv.conf)")
+      ("egress-default", po::value<std::string>()->default_value("internet"),
+       "egress policy of a function without an Egress of its own: none, internet, or an "
+       "allowlist CIDR[:PORT[-PORT]],...")
+      ("vm-connections", po::value<uint32_t>()->default_value(4096),
+       "connections one VM may have open through the host's NAT at once (16..1048576)")
+      ("vm-bandwidth-mbit", po::value<uint32_t>()->default_value(1000),
+       "bandwidth of one VM's network, in Mbit/s each way (1..100000)");
   // clang-format on
   return d;
 }
@@ -134,7 +149,30 @@ Result<EmberdFlags> parse_emberd_flags(int argc, const char* const argv[]) {
   if (visibility > 43200) return usage_error("--queue-visibility-timeout-s must be 0..43200");
   c.queue_visibility_timeout = std::chrono::seconds(visibility);
 
+  const std::string network = vm["network"].as<std::string>();
+  if (network != "on" && network != "off") return usage_error("--network must be on or off");
+  c.network = network == "on";
+  if (vm.count("dns")) {
+    c.dns = vm["dns"].as<std::string>();
+    in_addr parsed{};
+    if (::inet_pton(AF_INET, c.dns.c_str(), &parsed) != 1) {
+      return usage_error("--dns needs an IPv4 address, e.g. --dns 192.0.2.53, got '" + c.dns +
+                         "'");
+    }
+  }
+  c.vm_max_connections = vm["vm-connections"].as<uint32_t>();
+  if (c.vm_max_connections < 16 || c.vm_max_connections > 1048576) {
+    return usage_error("--vm-connections must be 16..1048576");
+  }
+  c.vm_bandwidth_mbit = vm["vm-bandwidth-mbit"].as<uint32_t>();
+  if (c.vm_bandwidth_mbit < 1 || c.vm_bandwidth_mbit > 100000) {
+    return usage_error("--vm-bandwidth-mbit must be 1..100000");
+  }
+
   InvokerConfig& invoker = c.invoker;
+  auto egress = net::parse_egress_policy(vm["egress-default"].as<std::string>());
+  if (!egress.ok()) return usage_error("--egress-default: " + egress.error().message());
+  invoker.egress_default = std::move(egress).value();
   invoker.state_dir = c.state_dir;
   invoker.region = c.region;
   invoker.vmm_path = vm["vmm"].as<std::string>();

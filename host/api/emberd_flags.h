@@ -33,7 +33,12 @@ struct EmberdConfig {
   std::vector<RedisServer> redis_servers;
   // Queue sources: how long a received record stays invisible; 0: the function's timeout + 10 s.
   std::chrono::seconds queue_visibility_timeout{0};
-  InvokerConfig invoker;  // state_dir and region copied from above
+  // Per-VM networking (--network on): namespaces, taps, NAT and egress policies.
+  bool network = true;
+  std::string dns;                    // --dns: the guests' resolver; empty: the host's own
+  uint32_t vm_max_connections = 4096;  // tracked connections per VM
+  uint32_t vm_bandwidth_mbit = 1000;  // per VM and direction
+  InvokerConfig invoker;  // state_dir, region and egress_default copied from above
 };
 
 struct EmberdFlags {

@@ -81,6 +81,32 @@ TEST(EmberdFlags, RefusesBadValues) {
   EXPECT_FALSE(parse({"--standby-vmms", "65"}).ok());
 }
 
+TEST(EmberdFlags, Network) {
+  auto defaults = parse({});
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message();
+  EXPECT_TRUE(defaults->config.network);
+  EXPECT_EQ(defaults->config.dns, "");
+  EXPECT_EQ(defaults->config.invoker.egress_default.kind, net::EgressPolicy::Kind::kInternet);
+
+  auto flags = parse({"--network", "off", "--dns", "192.0.2.53", "--egress-default",
+                      "10.1.0.0/16:5432", "--vm-connections", "64", "--vm-bandwidth-mbit", "50"});
+  ASSERT_TRUE(flags.ok()) << flags.error().message();
+  const EmberdConfig& c = flags->config;
+  EXPECT_FALSE(c.network);
+  EXPECT_EQ(c.dns, "192.0.2.53");
+  EXPECT_EQ(net::format_egress_policy(c.invoker.egress_default), "10.1.0.0/16:5432");
+  EXPECT_EQ(c.vm_max_connections, 64u);
+  EXPECT_EQ(c.vm_bandwidth_mbit, 50u);
+
+  auto bad_policy = parse({"--egress-default", "everywhere"});
+  ASSERT_FALSE(bad_policy.ok());
+  EXPECT_NE(bad_policy.error().message().find("--egress-default"), std::string::npos);
+  EXPECT_FALSE(parse({"--network", "maybe"}).ok());
+  EXPECT_FALSE(parse({"--dns", "resolver.example"}).ok());
+  EXPECT_FALSE(parse({"--vm-connections", "8"}).ok());
+  EXPECT_FALSE(parse({"--vm-bandwidth-mbit", "0"}).ok());
+}
+
 TEST(EmberdFlags, Help) {
   auto flags = parse({"--help"});
   ASSERT_TRUE(flags.ok());

@@ -55,6 +55,7 @@ FunctionSpec InvocationRunner::spec_for(const FunctionRecord& r) const {
   spec.code_sha256_hex = r.code_sha256_hex;
   spec.code_image_path = code_.image_path(r.code_sha256_hex);
   spec.revision_id = r.revision_id;
+  spec.egress = r.egress;
   return spec;
 }
 

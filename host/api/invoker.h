@@ -8,8 +8,13 @@
 #include <string>
 
 #include "common/result.h"
+#include "host/net/egress_policy.h"
 
 namespace ember::host {
+
+namespace net {
+class HostNetwork;
+}
 
 // A function's $LATEST configuration as the invoker needs it.
 struct FunctionSpec {
@@ -24,6 +29,7 @@ struct FunctionSpec {
   std::string code_sha256_hex;
   std::string code_image_path;  // the erofs image to mount read-only at /var/task
   std::string revision_id;      // changes with every code or configuration change
+  std::string egress;           // a canonical egress policy; "" for emberd's --egress-default
 };
 
 struct InvokeRequest {
@@ -91,6 +97,9 @@ struct InvokerConfig {
   uint64_t max_vm_memory_mib = 0;  // total guest memory across VMs
   uint32_t standby_vmms = 0;       // ember-vmm --standby processes kept ready for restores
   std::string region;              // for the environment (AWS_REGION)
+  // Per-VM networking (it must outlive the invoker); null: guests have loopback only.
+  net::HostNetwork* network = nullptr;
+  net::EgressPolicy egress_default;  // for functions without an Egress of their own
 };
 
 // The microVM invoker (host/runtime/vm_invoker.cc). Fails when the configuration cannot

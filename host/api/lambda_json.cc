@@ -7,6 +7,7 @@
 
 #include "common/utc_time.h"
 #include "host/api/function_validation.h"
+#include "host/net/egress_policy.h"
 #include "host/store/encoding.h"
 
 namespace ember::host {
@@ -51,7 +52,7 @@ std::string lambda_timestamp(int64_t unix_ms) { return iso8601_utc(unix_ms, "+00
 
 json configuration_json(const FunctionRecord& r, const std::string& region) {
   const auto digest = hex_decode(r.code_sha256_hex);
-  return json{
+  json config{
       {"FunctionName", r.name},
       {"FunctionArn", function_arn(region, r.name)},
       {"Runtime", r.runtime},
@@ -77,6 +78,9 @@ json configuration_json(const FunctionRecord& r, const std::string& region) {
       {"SnapStart", {{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}}},
       {"LoggingConfig", {{"LogFormat", "Text"}, {"LogGroup", "/aws/lambda/" + r.name}}},
   };
+  // Ember's own field (no Lambda field expresses an egress allowlist); absent: the default.
+  if (!r.egress.empty()) config["Egress"] = r.egress;
+  return config;
 }
 
 ApiResult<json> parse_request_object(std::string_view body) {
@@ -122,6 +126,12 @@ ApiStatus read_configuration_fields(const json& body, FunctionRecord& r) {
   if (dead_letter != nullptr) {
     r.dead_letter_arn.clear();  // {} removes the target, as in Lambda
     EMBER_CHECK(read_string(*dead_letter, "TargetArn", r.dead_letter_arn));
+  }
+  EMBER_CHECK(read_string(body, "Egress", r.egress));
+  if (!r.egress.empty()) {
+    auto policy = net::parse_egress_policy(r.egress);
+    if (!policy.ok()) return invalid_parameter("Egress: " + policy.error().message());
+    r.egress = net::format_egress_policy(*policy);
   }
   return {};
 }

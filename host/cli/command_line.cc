@@ -90,6 +90,9 @@ void add_settings_options(po::options_description& d, bool creating) {
       ("env", po::value<std::vector<std::string>>()->composing()->value_name("K=V"),
        "environment variable, repeatable; the set given replaces all")
       ("description", po::value<std::string>()->value_name("TEXT"), "free text")
+      ("egress", po::value<std::string>()->value_name("POLICY"),
+       "where the function may connect: none, internet, CIDR[:PORT[-PORT]],... (an "
+       "allowlist), or default (emberd's --egress-default)")
       ("role", po::value<std::string>()->value_name("ARN"),
        creating ? "execution role (default arn:aws:iam::000000000000:role/ember)"
                 : "execution role");
@@ -235,6 +238,8 @@ std::string read_settings(const po::variables_map& vm, FunctionSettings& s) {
   text("handler", s.handler);
   text("description", s.description);
   text("role", s.role);
+  text("egress", s.egress);
+  if (s.egress && s.egress->empty()) return "--egress needs a policy: none, internet or CIDR[:PORT]";
   if (s.runtime) {
     const auto& runtimes = known_runtimes();
     if (std::find(runtimes.begin(), runtimes.end(), *s.runtime) == runtimes.end()) {
@@ -299,7 +304,7 @@ std::string read_command(const po::variables_map& vm, CommandLine& line) {
       if (std::string e = read_settings(vm, line.settings); !e.empty()) return e;
       const FunctionSettings& s = line.settings;
       if (!s.runtime && !s.handler && !s.description && !s.role && !s.memory_mb && !s.timeout_s &&
-          !s.tmp_mb && !s.env) {
+          !s.tmp_mb && !s.env && !s.egress) {
         return "nothing to update: give at least one option";
       }
       return {};

@@ -36,6 +36,7 @@ struct FunctionSettings {
   std::optional<uint32_t> timeout_s;
   std::optional<uint32_t> tmp_mb;                         // EphemeralStorage.Size
   std::optional<std::map<std::string, std::string>> env;  // replaces all variables
+  std::optional<std::string> egress;  // Ember's Egress field; "default" sends "" (emberd's)
 };
 
 // Exactly one of the two is set for create and update-code.

@@ -429,6 +429,7 @@ json update_config_request(const FunctionSettings& s) {
   if (s.timeout_s) body["Timeout"] = *s.timeout_s;
   if (s.tmp_mb) body["EphemeralStorage"] = {{"Size", *s.tmp_mb}};
   if (s.env) body["Environment"] = {{"Variables", *s.env}};
+  if (s.egress) body["Egress"] = *s.egress == "default" ? "" : *s.egress;
   return body;
 }
 

@@ -165,6 +165,7 @@ std::string format_function(const json& function) {
       {"Code SHA-256", field(c, "CodeSha256")},
       {"Description", field(c, "Description")},
       {"Role", field(c, "Role")},
+      {"Egress", field(c, "Egress")},  // absent: emberd's --egress-default
       {"State", field(c, "State")},
       {"State reason", field(c, "StateReason")},
       {"Last modified", field(c, "LastModified")},

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host/net/addressing.h"
 #include "host/vm_control.h"
 
 namespace ember::host {
@@ -30,11 +31,13 @@ Result<std::unique_ptr<BootedVm>> BootedVm::boot(const BootSpec& spec) {
   config.vcpus = spec.vcpus;
   config.vsock_uds = files.vsock_uds;
   config.extra_cmdline = "ember.tmp_mib=" + std::to_string(spec.tmp_mib);
+  if (spec.network != nullptr) config.extra_cmdline += " " + net::guest_kernel_args();
   std::vector<std::string> argv = vmm_command(config);
   argv.insert(argv.end(), {"--api-sock", files.api_sock});
 
   EMBER_TRY(AgentClient client, AgentClient::listen(files.vsock_uds));
-  EMBER_TRY(VmProcess process, VmProcess::spawn_command(argv));
+  EMBER_TRY(SpawnedVmm vmm, spawn_vmm(std::move(argv), std::move(files), spec.network));
+  VmProcess& process = vmm.process;
   auto vmm_exited = [&]() -> Status {
     auto exited = process.wait_for(milliseconds(0));
     if (exited.ok() && exited->has_value()) {
@@ -47,11 +50,11 @@ Result<std::unique_ptr<BootedVm>> BootedVm::boot(const BootSpec& spec) {
   if (!ready.ok()) return with_vmm_output(ready.error(), process);
   auto session = client.connect();
   if (!session.ok()) return with_vmm_output(session.error(), process);
-  return std::unique_ptr<BootedVm>(new BootedVm(std::move(files), std::move(client),
-                                                std::move(process), std::move(session).value()));
+  return std::unique_ptr<BootedVm>(
+      new BootedVm(std::move(client), std::move(vmm), std::move(session).value()));
 }
 
-bool BootedVm::alive() { return process_.alive(); }
+bool BootedVm::alive() { return vmm_.process.alive(); }
 
 Status BootedVm::snapshot(const std::string& dir) {
   namespace fs = std::filesystem;
@@ -59,11 +62,11 @@ Status BootedVm::snapshot(const std::string& dir) {
   std::error_code ec;
   fs::remove_all(tmp, ec);
   fs::create_directories(fs::path(tmp).parent_path(), ec);
-  EMBER_CHECK(vm_control_ok(files_.api_sock, R"({"op":"pause"})", kControlTimeout));
+  EMBER_CHECK(vm_control_ok(vmm_.files.api_sock, R"({"op":"pause"})", kControlTimeout));
   const std::string request = nlohmann::json{{"op", "snapshot"}, {"dir", tmp}}.dump();
-  Status taken = vm_control_ok(files_.api_sock, request, kControlTimeout);
+  Status taken = vm_control_ok(vmm_.files.api_sock, request, kControlTimeout);
   // Resume whatever happened: the VM serves the invocation that booted it.
-  Status resumed = vm_control_ok(files_.api_sock, R"({"op":"resume"})", kControlTimeout);
+  Status resumed = vm_control_ok(vmm_.files.api_sock, R"({"op":"resume"})", kControlTimeout);
   if (!taken.ok()) {
     fs::remove_all(tmp, ec);
     return taken;

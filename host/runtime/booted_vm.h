@@ -10,6 +10,7 @@
 #include "common/result.h"
 #include "host/agent_client.h"
 #include "host/pool.h"
+#include "host/standby_vmm.h"
 #include "host/vm_client.h"
 #include "host/vm_socket_files.h"
 
@@ -23,6 +24,8 @@ struct BootSpec {
   uint32_t tmp_mib = 512;  // ember.tmp_mib: the size of the guest's /tmp
   std::string run_dir = "/tmp";
   std::chrono::milliseconds ready_timeout{std::chrono::seconds(60)};
+  // When set, the VM gets a network namespace, a tap and eth0 configured at boot.
+  net::HostNetwork* network = nullptr;
 };
 
 inline constexpr const char* kCodeDevice = "/dev/vdb";
@@ -33,7 +36,8 @@ class BootedVm : public PooledVm {
   static Result<std::unique_ptr<BootedVm>> boot(const BootSpec& spec);
 
   AgentSession& agent() override { return session_; }
-  VmProcess& process() override { return process_; }
+  VmProcess& process() override { return vmm_.process; }
+  const net::VmNetns* netns() const override { return vmm_.net ? &*vmm_.net : nullptr; }
   bool alive() override;
 
   // Pauses the VM, writes a snapshot into `dir` (through `<dir>.tmp`, renamed when
@@ -41,15 +45,11 @@ class BootedVm : public PooledVm {
   Status snapshot(const std::string& dir);
 
  private:
-  BootedVm(VmSocketFiles files, AgentClient client, VmProcess process, AgentSession session)
-      : files_(std::move(files)),
-        client_(std::move(client)),
-        process_(std::move(process)),
-        session_(std::move(session)) {}
+  BootedVm(AgentClient client, SpawnedVmm vmm, AgentSession session)
+      : client_(std::move(client)), vmm_(std::move(vmm)), session_(std::move(session)) {}
 
-  VmSocketFiles files_;
   AgentClient client_;
-  VmProcess process_;
+  SpawnedVmm vmm_;
   AgentSession session_;
 };
 

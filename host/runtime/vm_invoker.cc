@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host/net/host_network.h"
 #include "host/restored_vm.h"
 #include "host/runtime/lambda_environment.h"
 
@@ -109,8 +110,10 @@ RestoredVmOptions restored_options(const InvokerConfig& config) {
   r.vmm_path = config.vmm_path;
   r.run_dir = run_dir(config.state_dir);
   r.ready_timeout = std::chrono::seconds(60);
+  r.network = config.network;
   if (config.standby_vmms > 0) {
-    r.standby = std::make_shared<StandbyStock>(config.vmm_path, r.run_dir, config.standby_vmms);
+    r.standby = std::make_shared<StandbyStock>(config.vmm_path, r.run_dir, config.standby_vmms,
+                                               config.network);
   }
   return r;
 }
@@ -130,7 +133,17 @@ VmInvoker::~VmInvoker() { shutdown(); }
 
 std::string VmInvoker::snapshot_dir(const std::string& function,
                                     const std::string& revision) const {
-  return function_snapshots(config_.state_dir, function) + "/" + revision;
+  // A snapshot holds a network device or not: one made without networking is kept apart.
+  const char* suffix = config_.network != nullptr ? "" : "-loopback";
+  return function_snapshots(config_.state_dir, function) + "/" + revision + suffix;
+}
+
+Status VmInvoker::connect_network(PooledVm& vm, const FunctionSpec& fn) {
+  const net::VmNetns* netns = vm.netns();
+  if (config_.network == nullptr || netns == nullptr) return {};
+  if (fn.egress.empty()) return config_.network->assign(*netns, config_.egress_default);
+  EMBER_TRY(net::EgressPolicy policy, net::parse_egress_policy(fn.egress));
+  return config_.network->assign(*netns, policy);
 }
 
 void VmInvoker::forget(FunctionState& state, std::vector<EnvPtr>& doomed) {
@@ -183,6 +196,7 @@ Result<VmInvoker::ColdStart> VmInvoker::restore(const FunctionSpec& fn) {
   cold.env = std::make_unique<Environment>();
   cold.env->lease.emplace(std::move(lease));
   cold.env->revision = fn.revision_id;
+  EMBER_CHECK(connect_network(cold.env->vm(), fn));
   cold.timing.restore_ms = ms_between(t0, Clock::now());
   cold.timing.cold = true;
   return cold;
@@ -200,10 +214,12 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   spec.vcpus = vcpus_for_memory(fn.memory_mb);
   spec.tmp_mib = fn.ephemeral_mb;
   spec.run_dir = run_dir(config_.state_dir);
+  spec.network = config_.network;
   const auto t0 = Clock::now();
   EMBER_TRY(MemoryCharge charge,
             with_room<MemoryCharge>([&] { return pool_.charge(fn.memory_mb); }));
   EMBER_TRY(std::unique_ptr<BootedVm> vm, BootedVm::boot(spec));
+  EMBER_CHECK(connect_network(*vm, fn));  // before init: a handler may connect at import
   const auto t1 = Clock::now();
 
   InitRuntime init;

@@ -19,6 +19,7 @@ struct FunctionRecord {
   std::map<std::string, std::string> environment;
   std::string tracing_mode = "PassThrough";
   std::string dead_letter_arn;   // DeadLetterConfig.TargetArn: an Ember function's ARN, or ""
+  std::string egress;  // Ember's "Egress" field: a canonical egress policy, "" for emberd's default
   std::string code_sha256_hex;   // names the zip and image in the code store
   uint64_t code_size = 0;        // bytes of the zip
   int64_t last_modified_ms = 0;  // Unix time in milliseconds

@@ -7,7 +7,7 @@
 namespace ember::host {
 namespace {
 
-constexpr int kSchemaVersion = 2;  // 2: dead_letter_arn
+constexpr int kSchemaVersion = 3;  // 2: dead_letter_arn, 3: egress
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS functions (
@@ -25,14 +25,15 @@ CREATE TABLE IF NOT EXISTS functions (
   code_size INTEGER NOT NULL,
   last_modified_ms INTEGER NOT NULL,
   revision_id TEXT NOT NULL,
-  dead_letter_arn TEXT NOT NULL DEFAULT ''
+  dead_letter_arn TEXT NOT NULL DEFAULT '',
+  egress TEXT NOT NULL DEFAULT ''  -- canonical egress policy; '' follows --egress-default
 );
 )sql";
 
 // The columns in the order row_to_record() reads and bind_record() writes them.
 constexpr char kColumns[] =
     "name, runtime, handler, role, description, memory_mb, timeout_s, ephemeral_mb, "
-    "environment, tracing_mode, code_sha256, code_size, last_modified_ms, revision_id, dead_letter_arn";
+    "environment, tracing_mode, code_sha256, code_size, last_modified_ms, revision_id, dead_letter_arn, egress";
 
 FunctionRecord row_to_record(const Statement& row) {
   FunctionRecord r;
@@ -57,10 +58,11 @@ FunctionRecord row_to_record(const Statement& row) {
   r.last_modified_ms = row.integer(12);
   r.revision_id = row.text(13);
   r.dead_letter_arn = row.text(14);
+  r.egress = row.text(15);
   return r;
 }
 
-// Binds the record's columns to parameters 1..15 in kColumns order.
+// Binds the record's columns to parameters 1..16 in kColumns order.
 void bind_record(Statement& statement, const FunctionRecord& r) {
   statement.bind(1, r.name)
       .bind(2, r.runtime)
@@ -76,7 +78,8 @@ void bind_record(Statement& statement, const FunctionRecord& r) {
       .bind(12, static_cast<int64_t>(r.code_size))
       .bind(13, r.last_modified_ms)
       .bind(14, r.revision_id)
-      .bind(15, r.dead_letter_arn);
+      .bind(15, r.dead_letter_arn)
+      .bind(16, r.egress);
 }
 
 Error not_found(const std::string& name) { return Error{ENOENT, "find function", name}; }
@@ -98,6 +101,9 @@ Result<FunctionStore> FunctionStore::open(const std::string& path) {
     EMBER_CHECK(
         db.exec("ALTER TABLE functions ADD COLUMN dead_letter_arn TEXT NOT NULL DEFAULT ''"));
   }
+  if (found >= 1 && found < 3) {
+    EMBER_CHECK(db.exec("ALTER TABLE functions ADD COLUMN egress TEXT NOT NULL DEFAULT ''"));
+  }
   EMBER_CHECK(db.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
   return FunctionStore(std::move(db));
 }
@@ -106,7 +112,7 @@ Status FunctionStore::create(const FunctionRecord& record) {
   std::lock_guard lock(mu_);
   EMBER_TRY(Statement insert,
             db_.prepare(std::string("INSERT OR IGNORE INTO functions (") + kColumns +
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"));
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"));
   bind_record(insert, record);
   EMBER_CHECK(insert.run());
   if (db_.changes() == 0) return Error{EEXIST, "create function", record.name};
@@ -148,7 +154,7 @@ Status FunctionStore::update(const FunctionRecord& record) {
                         "description = ?5, memory_mb = ?6, timeout_s = ?7, ephemeral_mb = ?8, "
                         "environment = ?9, tracing_mode = ?10, code_sha256 = ?11, "
                         "code_size = ?12, last_modified_ms = ?13, revision_id = ?14, "
-                        "dead_letter_arn = ?15 "
+                        "dead_letter_arn = ?15, egress = ?16 "
                         "WHERE name = ?1"));
   bind_record(replace, record);
   EMBER_CHECK(replace.run());

@@ -57,6 +57,7 @@ class Emberd:
         self.process = subprocess.Popen(
             [EMBERD, "--socket", self.socket, "--state-dir", os.path.join(workdir, "state"),
              "--listen", "127.0.0.1:0", "--drain-timeout-s", "5", "--vmm", "/bin/false",
+             "--network", "off",  # no VM runs here: leave this host's network alone
              "--kernel", os.path.join(guest, "vmlinux"),
              "--rootfs", os.path.join(guest, "rootfs.erofs"),
              "--initramfs", os.path.join(guest, "initramfs.cpio")],

@@ -48,15 +48,17 @@ def make_zip(files):
 
 
 class Emberd:
-    """emberd on state_dir with a TCP listener on a free port; args holds the binaries' paths."""
+    """emberd on state_dir with a TCP listener on a free port; args holds the binaries' paths.
 
-    def __init__(self, args, state_dir, max_vm_memory_mib=65536, extra_args=()):
+    listen_host "0.0.0.0" serves on every address (tests that guests cannot reach it)."""
+
+    def __init__(self, args, state_dir, max_vm_memory_mib=65536, extra_args=(), listen_host="127.0.0.1"):
         self.state_dir = state_dir
         self.port = free_port()
         self.log = open(os.path.join(state_dir, "emberd.log"), "ab")  # closed in stop()
         self.proc = subprocess.Popen(
             [args.emberd, "--state-dir", state_dir, "--socket", os.path.join(state_dir, "ember.sock"),
-             "--listen", f"127.0.0.1:{self.port}", "--vmm", args.vmm, "--kernel", args.kernel,
+             "--listen", f"{listen_host}:{self.port}", "--vmm", args.vmm, "--kernel", args.kernel,
              "--rootfs", args.rootfs, "--initramfs", args.initramfs, "--max-vm-memory-mib", str(max_vm_memory_mib),
              *extra_args],
             stdout=self.log, stderr=self.log)

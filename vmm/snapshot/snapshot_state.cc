@@ -31,6 +31,16 @@ void put_machine(ByteWriter& w, const SnapshotMachine& m) {
   w.string(m.vsock_uds);
   w.string(m.cmdline);
   w.boolean(m.console);
+  w.boolean(m.has_net);
+  for (uint8_t b : m.net_mac) w.u8(b);
+}
+
+Result<virtio::MacAddress> get_mac(ByteReader& r, const char* what) {
+  virtio::MacAddress mac{};
+  for (uint8_t& b : mac) {
+    EMBER_TRY(b, r.u8(what));
+  }
+  return mac;
 }
 
 Result<SnapshotMachine> get_machine(ByteReader& r) {
@@ -58,6 +68,8 @@ Result<SnapshotMachine> get_machine(ByteReader& r) {
   EMBER_TRY(m.vsock_uds, r.string("vsock path", kMaxPath));
   EMBER_TRY(m.cmdline, r.string("kernel command line", kMaxCmdline));
   EMBER_TRY(m.console, r.boolean("console flag"));
+  EMBER_TRY(m.has_net, r.boolean("network flag"));
+  EMBER_TRY(m.net_mac, get_mac(r, "network MAC"));
   return m;
 }
 
@@ -140,8 +152,11 @@ void put_virtio(ByteWriter& w, const VirtioDeviceState& d) {
     w.u64(d.block.capacity_sectors);
     w.boolean(d.block.read_only);
     w.string(d.block.serial);
-  } else {
+  } else if (d.kind == VirtioDeviceState::Kind::kVsock) {
     w.u64(d.vsock.guest_cid);
+  } else {
+    for (uint8_t b : d.net.mac) w.u8(b);
+    w.u64(d.net.acked_features);
   }
   const auto& t = d.transport;
   w.u64(t.device_features);
@@ -167,6 +182,10 @@ Result<VirtioDeviceState> get_virtio(ByteReader& r) {
   } else if (kind == static_cast<uint8_t>(VirtioDeviceState::Kind::kVsock)) {
     d.kind = VirtioDeviceState::Kind::kVsock;
     EMBER_TRY(d.vsock.guest_cid, r.u64("vsock cid"));
+  } else if (kind == static_cast<uint8_t>(VirtioDeviceState::Kind::kNet)) {
+    d.kind = VirtioDeviceState::Kind::kNet;
+    EMBER_TRY(d.net.mac, get_mac(r, "net MAC"));
+    EMBER_TRY(d.net.acked_features, r.u64("net acked features"));
   } else {
     return invalid("unknown virtio device kind " + std::to_string(kind));
   }
@@ -255,13 +274,16 @@ Result<SnapshotState> decode_snapshot(std::span<const uint8_t> payload) {
     s.vcpus.push_back(std::move(v));
   }
   EMBER_TRY(s.devices, get_devices(r));
-  const size_t expected_virtio = s.machine.disks.size() + (s.machine.has_vsock ? 1 : 0);
-  if (s.devices.virtio.size() != expected_virtio) {
-    return invalid("virtio device states do not match the machine's disks and vsock");
+  // The fixed slot order: disks, then vsock, then net.
+  std::vector<VirtioDeviceState::Kind> expected(s.machine.disks.size(),
+                                                VirtioDeviceState::Kind::kBlock);
+  if (s.machine.has_vsock) expected.push_back(VirtioDeviceState::Kind::kVsock);
+  if (s.machine.has_net) expected.push_back(VirtioDeviceState::Kind::kNet);
+  if (s.devices.virtio.size() != expected.size()) {
+    return invalid("virtio device states do not match the machine's disks, vsock and network");
   }
-  for (size_t i = 0; i < s.devices.virtio.size(); ++i) {
-    const bool block = i < s.machine.disks.size();
-    if ((s.devices.virtio[i].kind == VirtioDeviceState::Kind::kBlock) != block) {
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (s.devices.virtio[i].kind != expected[i]) {
       return invalid("virtio device " + std::to_string(i) + " has the wrong kind");
     }
   }

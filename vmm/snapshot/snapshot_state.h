@@ -13,12 +13,14 @@
 #include "vmm/devices/serial.h"
 #include "vmm/virtio/block.h"
 #include "vmm/virtio/mmio_transport.h"
+#include "vmm/virtio/net.h"
 #include "vmm/virtio/vsock.h"
 
 namespace ember::vmm {
 
 // Bumped whenever the payload layout (or a KVM struct stored raw in it) changes.
-inline constexpr uint32_t kSnapshotVersion = 1;
+// 2: the network device (machine flag and MAC, device state).
+inline constexpr uint32_t kSnapshotVersion = 2;
 
 struct SnapshotDisk {
   std::string path;
@@ -36,6 +38,8 @@ struct SnapshotMachine {
   std::string vsock_uds;
   std::string cmdline;  // the kernel command line the guest booted with (informational)
   bool console = false;
+  bool has_net = false;  // a virtio-net device in the last slot; restore needs --net-fd
+  virtio::MacAddress net_mac{};
 };
 
 struct VcpuState {
@@ -62,14 +66,15 @@ struct VmState {
 };
 
 struct VirtioDeviceState {
-  enum class Kind : uint8_t { kBlock = 1, kVsock = 2 };
+  enum class Kind : uint8_t { kBlock = 1, kVsock = 2, kNet = 3 };
   Kind kind = Kind::kBlock;
   virtio::Block::State block;  // for kBlock
   virtio::Vsock::State vsock;  // for kVsock
+  virtio::Net::State net;      // for kNet
   virtio::MmioTransport::State transport;
 };
 
-// In attach order: serial, i8042, then the virtio-mmio slots.
+// In attach order: serial, i8042, then the virtio-mmio slots (disks, vsock, net).
 struct DeviceStates {
   Serial::State serial;
   I8042::State i8042;

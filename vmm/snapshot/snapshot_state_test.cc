@@ -19,6 +19,8 @@ SnapshotState sample_state() {
   s.machine.vsock_cid = 7;
   s.machine.vsock_uds = "/run/vm/vsock.sock";
   s.machine.cmdline = "console=ttyS0 root=/dev/vda";
+  s.machine.has_net = true;
+  s.machine.net_mac = {0x06, 0x00, 0xac, 0x10, 0x00, 0x02};
   s.vm.pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
   s.vm.ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
   s.vm.clock.clock = 123456789;
@@ -41,14 +43,17 @@ SnapshotState sample_state() {
   s.devices.serial.ier = 3;
   s.devices.serial.rx = {'a', 'b'};
   s.devices.i8042.ctr = 0x47;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 4; ++i) {
     VirtioDeviceState d;
-    d.kind = i < 2 ? VirtioDeviceState::Kind::kBlock : VirtioDeviceState::Kind::kVsock;
+    d.kind = i < 2    ? VirtioDeviceState::Kind::kBlock
+             : i == 2 ? VirtioDeviceState::Kind::kVsock
+                      : VirtioDeviceState::Kind::kNet;
     d.block = {2048u * static_cast<uint64_t>(i + 1), i == 0, "serial" + std::to_string(i)};
     d.vsock.guest_cid = 7;
+    d.net = {{0x06, 0x00, 0xac, 0x10, 0x00, 0x02}, (1ull << 32) | (1u << 15)};
     d.transport.status = 0xF;
     d.transport.acked_features = 1ull << 32;
-    d.transport.queues.resize(i < 2 ? 1 : 3);
+    d.transport.queues.resize(i < 2 ? 1 : i == 2 ? 3 : 2);
     d.transport.queues[0].size = 128;
     d.transport.queues[0].ready = true;
     d.transport.queues[0].desc_addr = 0x100000;
@@ -81,7 +86,13 @@ TEST(SnapshotState, RoundTripsEveryPart) {
   EXPECT_EQ(back->vcpus[0].mp_state.mp_state, static_cast<uint32_t>(KVM_MP_STATE_HALTED));
   EXPECT_EQ(back->devices.serial.rx, (std::vector<uint8_t>{'a', 'b'}));
   EXPECT_EQ(back->devices.i8042.ctr, 0x47);
-  ASSERT_EQ(back->devices.virtio.size(), 3u);
+  EXPECT_TRUE(back->machine.has_net);
+  EXPECT_EQ(back->machine.net_mac, s.machine.net_mac);
+  ASSERT_EQ(back->devices.virtio.size(), 4u);
+  EXPECT_EQ(back->devices.virtio[3].kind, VirtioDeviceState::Kind::kNet);
+  EXPECT_EQ(back->devices.virtio[3].net.mac, s.devices.virtio[3].net.mac);
+  EXPECT_EQ(back->devices.virtio[3].net.acked_features, (1ull << 32) | (1u << 15));
+  EXPECT_EQ(back->devices.virtio[3].transport.queues.size(), 2u);
   EXPECT_EQ(back->devices.virtio[1].block.capacity_sectors, 4096u);
   EXPECT_EQ(back->devices.virtio[1].block.serial, "serial1");
   EXPECT_EQ(back->devices.virtio[2].kind, VirtioDeviceState::Kind::kVsock);
@@ -110,8 +121,18 @@ TEST(SnapshotState, RefusesMismatchedCountsAndRanges) {
   s.machine.vcpus = 3;  // two vCPU states follow
   EXPECT_FALSE(decode_snapshot(encode_snapshot(s)).ok());
   s = sample_state();
-  s.devices.virtio.pop_back();  // vsock announced, no state for it
+  s.devices.virtio.pop_back();  // network device announced, no state for it
   EXPECT_FALSE(decode_snapshot(encode_snapshot(s)).ok());
+  s = sample_state();
+  std::swap(s.devices.virtio[2], s.devices.virtio[3]);  // net before vsock
+  EXPECT_FALSE(decode_snapshot(encode_snapshot(s)).ok());
+  s = sample_state();
+  s.machine.has_net = false;  // a network device state nobody announced
+  EXPECT_FALSE(decode_snapshot(encode_snapshot(s)).ok());
+  s = sample_state();
+  s.machine.has_net = false;
+  s.devices.virtio.pop_back();
+  EXPECT_TRUE(decode_snapshot(encode_snapshot(s)).ok()) << "a VM without a network device";
   s = sample_state();
   s.machine.mem_mib = 1;
   EXPECT_FALSE(decode_snapshot(encode_snapshot(s)).ok());

@@ -25,6 +25,7 @@ inline constexpr uint32_t kInterruptUsedBuffer = 1;
 inline constexpr uint32_t kInterruptConfigChange = 2;
 
 // Device IDs (5).
+inline constexpr uint32_t kDeviceIdNet = 1;
 inline constexpr uint32_t kDeviceIdBlock = 2;
 inline constexpr uint32_t kDeviceIdVsock = 19;
 
@@ -49,6 +50,45 @@ struct VirtqUsedElem {
   uint32_t len;
 };
 static_assert(sizeof(VirtqUsedElem) == 8);
+
+// virtio-net feature bits (5.1.3), config status bits (5.1.4) and header flags (5.1.6).
+namespace net {
+inline constexpr uint32_t kFeatureCsum = 0;       // device takes partially checksummed frames
+inline constexpr uint32_t kFeatureGuestCsum = 1;  // driver takes partially checksummed frames
+inline constexpr uint32_t kFeatureMac = 5;
+inline constexpr uint32_t kFeatureGuestTso4 = 7;
+inline constexpr uint32_t kFeatureGuestTso6 = 8;
+inline constexpr uint32_t kFeatureGuestEcn = 9;
+inline constexpr uint32_t kFeatureGuestUfo = 10;
+inline constexpr uint32_t kFeatureHostTso4 = 11;
+inline constexpr uint32_t kFeatureHostTso6 = 12;
+inline constexpr uint32_t kFeatureHostEcn = 13;
+inline constexpr uint32_t kFeatureHostUfo = 14;
+inline constexpr uint32_t kFeatureMrgRxbuf = 15;
+inline constexpr uint32_t kFeatureStatus = 16;
+inline constexpr uint32_t kFeatureCtrlVq = 17;
+inline constexpr uint32_t kFeatureMq = 22;
+
+inline constexpr uint16_t kStatusLinkUp = 1;
+
+inline constexpr uint8_t kHdrFlagNeedsCsum = 1;
+inline constexpr uint8_t kHdrFlagDataValid = 2;
+inline constexpr uint8_t kGsoNone = 0;
+inline constexpr uint8_t kGsoTcpv4 = 1;
+}  // namespace net
+
+// struct virtio_net_hdr_v1: in front of every frame either way. With VIRTIO_F_VERSION_1 it
+// always has num_buffers, so it is 12 bytes whether or not MRG_RXBUF is negotiated.
+struct VirtioNetHeader {
+  uint8_t flags;
+  uint8_t gso_type;
+  uint16_t hdr_len;
+  uint16_t gso_size;
+  uint16_t csum_start;
+  uint16_t csum_offset;
+  uint16_t num_buffers;
+};
+static_assert(sizeof(VirtioNetHeader) == 12);
 
 // virtio-mmio register offsets (4.2.2), version 2.
 namespace mmio {
