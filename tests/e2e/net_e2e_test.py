@@ -156,8 +156,8 @@ class NetTest(unittest.TestCase):
     def test_5_other_vms_unreachable(self):
         self.create("neighbour")
         self.invoke("neighbour", {"op": "get", "url": HELLO})
-        # A server in every VM namespace on its host-facing address, which this host reaches;
-        # no guest reaches any of them (its own namespace's included).
+        # A server in every VM namespace on its host-facing address: no guest reaches any of
+        # them (its own namespace's included).
         names = netns_names()
         self.assertGreaterEqual(len(names), 2, names)
         servers, addresses = [], []
@@ -172,9 +172,10 @@ class NetTest(unittest.TestCase):
                      "import socket,time\ns=socket.socket()\n"
                      "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
                      f"s.bind(('{address}',9999));s.listen();time.sleep(600)"]))
-            for address in addresses:
+            for name, address in zip(names, addresses):  # listening (seen from inside)
                 wait_for(f"the server on {address}", lambda: subprocess.run(
-                    [sys.executable, "-c", f"import socket;socket.create_connection(('{address}',9999),2)"]
+                    ["ip", "netns", "exec", name, sys.executable, "-c",
+                     f"import socket;socket.create_connection(('{address}',9999),2)"]
                 ).returncode == 0, timeout=30)
             for address in addresses:
                 with self.subTest(address=address):
