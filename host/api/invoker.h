@@ -44,6 +44,7 @@ struct InvokeRequest {
 struct InvokeTiming {
   double queue_ms = 0;    // waiting for capacity
   double restore_ms = 0;  // restoring a snapshot
+  double network_ms = 0;  // of restore_ms or boot_ms: giving the VM its egress policy
   double boot_ms = 0;     // booting a VM
   double init_ms = 0;     // the runtime's init phase
   double handler_ms = 0;

@@ -29,7 +29,8 @@ std::string two_decimals(double value) {
 
 std::string ember_timing_header(const InvokeTiming& t) {
   return std::string("start=") + (t.cold ? "cold" : "warm") + ";queue=" + two_decimals(t.queue_ms) +
-         ";restore=" + two_decimals(t.restore_ms) + ";boot=" + two_decimals(t.boot_ms) +
+         ";restore=" + two_decimals(t.restore_ms) + ";net=" + two_decimals(t.network_ms) +
+         ";boot=" + two_decimals(t.boot_ms) +
          ";init=" + two_decimals(t.init_ms) + ";handler=" + two_decimals(t.handler_ms) +
          ";total=" + two_decimals(t.total_ms);
 }

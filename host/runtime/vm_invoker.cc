@@ -138,12 +138,17 @@ std::string VmInvoker::snapshot_dir(const std::string& function,
   return function_snapshots(config_.state_dir, function) + "/" + revision + suffix;
 }
 
-Status VmInvoker::connect_network(PooledVm& vm, const FunctionSpec& fn) {
+Result<double> VmInvoker::connect_network(PooledVm& vm, const FunctionSpec& fn) {
   const net::VmNetns* netns = vm.netns();
-  if (config_.network == nullptr || netns == nullptr) return {};
-  if (fn.egress.empty()) return config_.network->assign(*netns, config_.egress_default);
-  EMBER_TRY(net::EgressPolicy policy, net::parse_egress_policy(fn.egress));
-  return config_.network->assign(*netns, policy);
+  if (config_.network == nullptr || netns == nullptr) return 0.0;
+  const auto start = Clock::now();
+  net::EgressPolicy policy = config_.egress_default;
+  if (!fn.egress.empty()) {
+    EMBER_TRY(net::EgressPolicy own, net::parse_egress_policy(fn.egress));
+    policy = std::move(own);
+  }
+  EMBER_CHECK(config_.network->assign(*netns, policy));
+  return ms_between(start, Clock::now());
 }
 
 void VmInvoker::forget(FunctionState& state, std::vector<EnvPtr>& doomed) {
@@ -196,7 +201,7 @@ Result<VmInvoker::ColdStart> VmInvoker::restore(const FunctionSpec& fn) {
   cold.env = std::make_unique<Environment>();
   cold.env->lease.emplace(std::move(lease));
   cold.env->revision = fn.revision_id;
-  EMBER_CHECK(connect_network(cold.env->vm(), fn));
+  EMBER_TRY(cold.timing.network_ms, connect_network(cold.env->vm(), fn));
   cold.timing.restore_ms = ms_between(t0, Clock::now());
   cold.timing.cold = true;
   return cold;
@@ -219,7 +224,8 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   EMBER_TRY(MemoryCharge charge,
             with_room<MemoryCharge>([&] { return pool_.charge(fn.memory_mb); }));
   EMBER_TRY(std::unique_ptr<BootedVm> vm, BootedVm::boot(spec));
-  EMBER_CHECK(connect_network(*vm, fn));  // before init: a handler may connect at import
+  // Before init: a handler may connect at import.
+  EMBER_TRY(const double network_ms, connect_network(*vm, fn));
   const auto t1 = Clock::now();
 
   InitRuntime init;
@@ -234,6 +240,7 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   ColdStart cold;
   cold.timing.cold = true;
   cold.timing.boot_ms = ms_between(t0, t1);
+  cold.timing.network_ms = network_ms;
   cold.timing.init_ms = static_cast<double>(result.init_duration_ns) / 1e6;
   cold.init_logs = result.logs;
   if (!result.ok) {

@@ -75,8 +75,9 @@ class VmInvoker : public Invoker {
   Result<ColdStart> boot_and_init(const InvokeRequest& request);
   Result<ColdStart> restore(const FunctionSpec& fn);
   void limit(Environment& env, const FunctionSpec& fn);
-  // Gives the VM's namespace the function's egress policy (until then it reaches nothing).
-  Status connect_network(PooledVm& vm, const FunctionSpec& fn);
+  // Gives the VM's namespace the function's egress policy (until then it reaches nothing);
+  // how long that took, in ms.
+  Result<double> connect_network(PooledVm& vm, const FunctionSpec& fn);
   void give_back(const FunctionSpec& fn, EnvPtr env);
   void forget(FunctionState& state, std::vector<EnvPtr>& doomed);
   // At the memory cap: destroys the least recently used warm VM of any function (its
