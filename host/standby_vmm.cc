@@ -26,8 +26,9 @@ Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
     const auto flags = vmm_net_flags(netns->netns_path());
     argv.insert(argv.end(), flags.begin(), flags.end());
   }
-  EMBER_TRY(VmProcess process,
-            VmProcess::spawn_command(argv, {}, {}, false, netns ? netns->tap_fd() : -1));
+  // Closed here once spawned: the VMM holds the only copy of the tap.
+  UniqueFd tap = netns ? netns->take_tap() : UniqueFd();
+  EMBER_TRY(VmProcess process, VmProcess::spawn_command(argv, {}, {}, false, tap.get()));
   return SpawnedVmm{std::move(files), std::move(netns), std::move(process)};
 }
 

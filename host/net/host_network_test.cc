@@ -387,7 +387,9 @@ TEST_F(HostNetworkTest, ConnectionCap) {
   EXPECT_TRUE(guest.receive(2s, refused)) << "a third flow passed a cap of 2";
 }
 
-TEST_F(HostNetworkTest, AssignTakesWellUnderAMillisecond) {
+// Prints what assign() costs among many VMs and policies (a figure, not a timed assertion:
+// scripts/bench-net measures restores with and without networking).
+TEST_F(HostNetworkTest, AssignAmongManyVmsAndPolicies) {
   auto host = start();
   ASSERT_TRUE(host);
   auto vm = host->create_vm();
@@ -432,7 +434,6 @@ TEST_F(HostNetworkTest, AssignTakesWellUnderAMillisecond) {
       "assign (replace a VM's policy; 2000 VMs, 100 policies): median %.1f us, p99 %.1f us, "
       "max %.1f us, mean %.1f us over %d\n",
       us[kRounds / 2], us[kRounds * 99 / 100], us.back(), mean, kRounds);
-  EXPECT_LT(us[kRounds / 2], 1000.0);
 
   // A first assignment (add only, the chain known) after a fresh create_vm.
   const auto c0 = std::chrono::steady_clock::now();

@@ -28,8 +28,11 @@ class VmNetns {
 
   // The tap, opened inside the netns with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR and O_CLOEXEC:
   // hand it to ember-vmm with a dup2 (--net-fd N). The vnet header size and offloads
-  // (TUNSETVNETHDRSZ, TUNSETOFFLOAD) are the VMM's to set.
+  // (TUNSETVNETHDRSZ, TUNSETOFFLOAD) are the VMM's to set. -1 once taken.
   int tap_fd() const { return tap_.get(); }
+  // Gives the tap away, to be closed once the VMM has its copy: the VMM is then its only
+  // holder (a tap takes one attachment; emberd keeps no descriptor per VM).
+  UniqueFd take_tap() { return std::move(tap_); }
   // "/run/netns/ember-vm-<i>": for ember-vmm's --netns.
   const std::string& netns_path() const { return netns_path_; }
   // "emb<i>": the host end of the veth pair.
