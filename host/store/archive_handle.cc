@@ -20,6 +20,11 @@ std::vector<std::string> split_path(std::string_view path) {
 
 }  // namespace
 
+std::string archive_error(archive* a, const char* fallback) {
+  const char* why = archive_error_string(a);
+  return why != nullptr ? why : fallback;
+}
+
 ArchiveReader open_zip_reader(std::string_view zip, std::string& error) {
   ArchiveReader reader(archive_read_new());
   if (!reader) {
@@ -28,8 +33,7 @@ ArchiveReader open_zip_reader(std::string_view zip, std::string& error) {
   }
   if (archive_read_support_format_zip(reader.get()) != ARCHIVE_OK ||
       archive_read_open_memory(reader.get(), zip.data(), zip.size()) != ARCHIVE_OK) {
-    const char* why = archive_error_string(reader.get());
-    error = why != nullptr ? why : "not a zip file";
+    error = archive_error(reader.get(), "not a zip file");
     return nullptr;
   }
   return reader;

@@ -20,6 +20,10 @@ struct ArchiveWriteFree {
 using ArchiveReader = std::unique_ptr<archive, ArchiveReadFree>;
 using ArchiveWriter = std::unique_ptr<archive, ArchiveWriteFree>;
 
+// libarchive's message for the last error on `a`, or `fallback` when it has none (it can
+// return null, e.g. for some malformed zips).
+std::string archive_error(archive* a, const char* fallback);
+
 // A reader for one in-memory zip (zip format only, no other formats or filters). Null when
 // libarchive cannot set it up; the error is then in `error`.
 ArchiveReader open_zip_reader(std::string_view zip, std::string& error);

@@ -20,7 +20,7 @@ Status measure_data(archive* reader, const std::string& path, uint64_t& total, u
     if (rc == ARCHIVE_EOF) return {};
     if (rc < ARCHIVE_WARN) {
       return zip_error("Could not unzip uploaded file: entry '" + path +
-                       "': " + archive_error_string(reader));
+                       "': " + archive_error(reader, "damaged data"));
     }
     total += size;
     if (total > limit) {
@@ -47,7 +47,8 @@ Result<ZipSummary> check_zip(std::string_view zip, const ZipLimits& limits) {
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN) {
       return zip_error(std::string("Could not unzip uploaded file. Please check your file, ") +
-                       "then try to upload again (" + archive_error_string(reader.get()) + ")");
+                       "then try to upload again (" + archive_error(reader.get(), "damaged entry") +
+                       ")");
     }
     if (++summary.entries > limits.max_entries) {
       return zip_error("The zip file has more than " + std::to_string(limits.max_entries) +

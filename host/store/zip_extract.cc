@@ -12,8 +12,7 @@ namespace ember::host {
 namespace {
 
 Error extract_error(const std::string& path, archive* a) {
-  const char* why = archive_error_string(a);
-  return make_error("extract zip", path + ": " + (why != nullptr ? why : "unknown error"));
+  return make_error("extract zip", path + ": " + archive_error(a, "unknown error"));
 }
 
 Status copy_data(archive* reader, archive* writer, const std::string& path) {
