@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -10,8 +11,11 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <map>
 #include <memory>
 
+#include "host/api/credentials_file.h"
 #include "host/api/event_invoke_config_api.h"
 #include "host/api/event_source_mapping_api.h"
 #include "host/api/function_url_api.h"
@@ -19,6 +23,7 @@
 #include "host/events/async_dispatcher.h"
 #include "host/events/mapping_pollers.h"
 #include "host/api/lambda_api.h"
+#include "host/api/request_auth.h"
 #include "host/api/scheduler_api.h"
 #include "host/events/schedule_runner.h"
 #include "host/logs/function_logs.h"
@@ -55,6 +60,7 @@ struct Opened {
   ScheduleStore schedules;
   std::string url_base;  // function URLs: "http://<TCP listener>", see function_url_base()
   EventSourceMappingStore mappings;
+  std::map<std::string, std::string> access_keys;  // --credentials: TCP requests' keys
 };
 
 // Everything the daemon runs on; members are destroyed in reverse order, the server first,
@@ -90,7 +96,11 @@ struct Daemon {
                                       .region = config.region,
                                       .visibility_timeout = config.queue_visibility_timeout}),
         schedule_runner(schedules, *events),
-        server(api, HttpServerOptions{.max_connections = config.max_connections}) {
+        authenticator(RequestAuthOptions{.keys = std::move(opened.access_keys),
+                                         .region = config.region}),
+        authenticating(api, authenticator),
+        server(config.insecure_no_auth ? static_cast<HttpHandler&>(api) : authenticating,
+               HttpServerOptions{.max_connections = config.max_connections}) {
     api.accept_events(*events);
     event_config_api.add_routes(api.router());
     url_api.add_routes(api.router());
@@ -135,6 +145,8 @@ struct Daemon {
   AsyncDispatcher dispatcher;
   MappingPollers pollers;  // reads event sources until destroyed
   ScheduleRunner schedule_runner;  // fires schedules into `events` until destroyed
+  RequestAuthenticator authenticator;    // SigV4 for TCP requests
+  AuthenticatingHandler authenticating;  // api behind the authenticator
   HttpServer server;
 };
 
@@ -169,7 +181,29 @@ Result<std::unique_ptr<net::HostNetwork>> start_network(const EmberdConfig& conf
   return started;
 }
 
+// The Unix socket's group becomes `group` (its mode is 0660); when the group does not exist
+// or the change fails, the socket keeps its group and a warning says how to fix it.
+void set_socket_group(const std::string& path, const std::string& group) {
+  const ::group* found = ::getgrnam(group.c_str());
+  if (found == nullptr) {
+    std::fprintf(stderr,
+                 "emberd: warning: group '%s' does not exist, so %s keeps root's group; create "
+                 "it (groupadd %s) and add the API's users to it, or pass --socket-group NAME\n",
+                 group.c_str(), path.c_str(), group.c_str());
+    return;
+  }
+  if (::chown(path.c_str(), static_cast<uid_t>(-1), found->gr_gid) != 0) {
+    std::fprintf(stderr, "emberd: warning: cannot give %s the group '%s': %s\n", path.c_str(),
+                 group.c_str(), std::strerror(errno));
+  }
+}
+
 Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
+  std::map<std::string, std::string> access_keys;
+  if (!config.credentials_file.empty()) {
+    EMBER_TRY(access_keys, load_access_keys(config.credentials_file));
+  }
+  const size_t key_count = access_keys.size();
   EMBER_CHECK(make_state_dir(config.state_dir));
   std::unique_ptr<net::HostNetwork> network;
   if (config.network) {
@@ -193,6 +227,7 @@ Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
 
   std::vector<Listener> listeners;
   EMBER_TRY(Listener unix_listener, Listener::unix_socket(config.socket_path, 0660));
+  set_socket_group(config.socket_path, config.socket_group);
   listeners.push_back(std::move(unix_listener));
   if (!config.listen.empty()) {
     EMBER_TRY(Listener tcp_listener, Listener::tcp(config.listen));
@@ -209,11 +244,20 @@ Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
       Opened{std::move(network), std::move(functions), std::move(code), std::move(invoker),
              std::move(events),
              std::move(event_configs), std::move(urls), std::move(schedules), url_base,
-             std::move(mappings)},
+             std::move(mappings), std::move(access_keys)},
       config);
   EMBER_CHECK(daemon->server.start(std::move(listeners)));
   std::fprintf(stderr, "emberd: serving the Lambda API on %s (state in %s, region %s)\n",
                described.c_str(), config.state_dir.c_str(), config.region.c_str());
+  if (!config.listen.empty()) {
+    if (config.insecure_no_auth) {
+      std::fputs("emberd: warning: --insecure-no-auth: TCP requests are not authenticated\n",
+                 stderr);
+    } else {
+      std::fprintf(stderr, "emberd: TCP requests must be signed (SigV4) with one of %zu keys "
+                   "from %s\n", key_count, config.credentials_file.c_str());
+    }
+  }
   return daemon;
 }
 

@@ -33,7 +33,16 @@ po::options_description describe_flags() {
        "Unix socket to serve the API on (created mode 0660, its directory if missing)")
       ("listen", po::value<std::string>(),
        "HOST:PORT: also serve the API over TCP, e.g. 127.0.0.1:9000 for AWS SDKs and the AWS "
-       "CLI (no authentication: bind to loopback)")
+       "CLI; every request must be signed (SigV4) with a key from --credentials")
+      ("credentials", po::value<std::string>(),
+       "FILE in the AWS CLI's credentials format ([profile] sections with aws_access_key_id "
+       "and aws_secret_access_key): the keys TCP requests may be signed with (all profiles)")
+      ("insecure-no-auth", po::bool_switch(),
+       "serve --listen without authentication (anyone who can connect may deploy and run "
+       "code); refused unless --listen is a loopback address")
+      ("socket-group", po::value<std::string>()->default_value("ember"),
+       "group of the Unix socket (mode 0660: its members may use the API); when the group "
+       "does not exist the socket keeps root's group")
       ("state-dir", po::value<std::string>()->default_value("/var/lib/ember"),
        "where functions (functions.db), code (code/) and logs (logs/) are kept")
       ("region", po::value<std::string>()->default_value("us-east-1"),
@@ -85,9 +94,22 @@ Error usage_error(const std::string& message) { return make_error("usage", messa
 
 }  // namespace
 
+bool is_loopback_listen(const std::string& host_port) {
+  std::string host = host_port.substr(0, host_port.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
 std::string emberd_usage() {
   std::ostringstream out;
-  out << "Usage: emberd [--socket PATH] [--listen HOST:PORT] [--state-dir DIR] [options]\n\n"
+  out << "Usage: emberd [--socket PATH] [--listen HOST:PORT --credentials FILE] "
+         "[--state-dir DIR] [options]\n\n"
       << describe_flags() << "\n"
       << "Exit codes: 0 stopped by SIGTERM/SIGINT, 1 could not start, 2 usage error.\n";
   return out.str();
@@ -117,6 +139,26 @@ Result<EmberdFlags> parse_emberd_flags(int argc, const char* const argv[]) {
       return usage_error("--listen needs HOST:PORT, e.g. 127.0.0.1:9000");
     }
   }
+  if (vm.count("credentials")) {
+    c.credentials_file = vm["credentials"].as<std::string>();
+    if (c.credentials_file.empty()) return usage_error("--credentials needs a file");
+  }
+  c.insecure_no_auth = vm["insecure-no-auth"].as<bool>();
+  if (c.insecure_no_auth && !c.credentials_file.empty()) {
+    return usage_error("give --credentials FILE or --insecure-no-auth, not both");
+  }
+  if (!c.listen.empty() && c.credentials_file.empty() && !c.insecure_no_auth) {
+    return usage_error("--listen needs --credentials FILE (the access keys TCP requests are "
+                       "signed with, in the AWS CLI's credentials format), or "
+                       "--insecure-no-auth to serve a loopback address without authentication");
+  }
+  if (c.insecure_no_auth && !c.listen.empty() && !is_loopback_listen(c.listen)) {
+    return usage_error("--insecure-no-auth is refused with --listen " + c.listen +
+                       ": that address is not loopback, so anyone who reaches it could deploy "
+                       "and run code; listen on 127.0.0.1:PORT or give --credentials FILE");
+  }
+  c.socket_group = vm["socket-group"].as<std::string>();
+  if (c.socket_group.empty()) return usage_error("--socket-group needs a group name");
   c.region = vm["region"].as<std::string>();
   static const std::regex region_pattern("[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]");
   if (!std::regex_match(c.region, region_pattern)) {

@@ -23,6 +23,11 @@ struct EmberdConfig {
   std::string socket_path = "/run/ember/ember.sock";
   std::string state_dir = "/var/lib/ember";
   std::string listen;  // HOST:PORT of the optional TCP listener; empty: none
+  // The TCP listener's SigV4 keys (--credentials, the AWS CLI's credentials format); with
+  // --insecure-no-auth (loopback addresses only) the listener is served without them.
+  std::string credentials_file;
+  bool insecure_no_auth = false;
+  std::string socket_group = "ember";  // the Unix socket's group (mode 0660)
   std::string region = "us-east-1";
   std::chrono::seconds drain_timeout{30};
   size_t max_connections = 256;
@@ -47,7 +52,11 @@ struct EmberdFlags {
 };
 
 // Parses argv; unknown, malformed or out-of-range flags are errors meant for the user.
+// --listen needs --credentials or --insecure-no-auth, and the latter a loopback address.
 Result<EmberdFlags> parse_emberd_flags(int argc, const char* const argv[]);
+
+// Whether HOST:PORT's host is a loopback address: 127.0.0.0/8, ::1 or "localhost".
+bool is_loopback_listen(const std::string& host_port);
 
 std::string emberd_usage();
 

@@ -20,6 +20,9 @@ TEST(EmberdFlags, Defaults) {
   EXPECT_EQ(c.socket_path, "/run/ember/ember.sock");
   EXPECT_EQ(c.state_dir, "/var/lib/ember");
   EXPECT_EQ(c.listen, "");
+  EXPECT_EQ(c.credentials_file, "");
+  EXPECT_FALSE(c.insecure_no_auth);
+  EXPECT_EQ(c.socket_group, "ember");
   EXPECT_EQ(c.region, "us-east-1");
   EXPECT_EQ(c.drain_timeout, std::chrono::seconds(30));
   EXPECT_EQ(c.invoker.vmm_path, "ember-vmm");
@@ -34,6 +37,10 @@ TEST(EmberdFlags, EveryFlagReachesTheConfig) {
                       "/tmp/state",
                       "--listen",
                       "127.0.0.1:9000",
+                      "--credentials",
+                      "/etc/ember/credentials",
+                      "--socket-group",
+                      "lambda",
                       "--region",
                       "eu-west-1",
                       "--max-vm-memory-mib",
@@ -57,6 +64,9 @@ TEST(EmberdFlags, EveryFlagReachesTheConfig) {
   EXPECT_EQ(c.socket_path, "/tmp/e.sock");
   EXPECT_EQ(c.state_dir, "/tmp/state");
   EXPECT_EQ(c.listen, "127.0.0.1:9000");
+  EXPECT_EQ(c.credentials_file, "/etc/ember/credentials");
+  EXPECT_FALSE(c.insecure_no_auth);
+  EXPECT_EQ(c.socket_group, "lambda");
   EXPECT_EQ(c.region, "eu-west-1");
   EXPECT_EQ(c.drain_timeout, std::chrono::seconds(5));
   EXPECT_EQ(c.max_connections, 8u);
@@ -107,11 +117,42 @@ TEST(EmberdFlags, Network) {
   EXPECT_FALSE(parse({"--vm-bandwidth-mbit", "0"}).ok());
 }
 
+TEST(EmberdFlags, TheTcpListenerNeedsKeysOrAnExplicitInsecureLoopback) {
+  auto bare = parse({"--listen", "127.0.0.1:9000"});
+  ASSERT_FALSE(bare.ok());
+  EXPECT_NE(bare.error().message().find("--credentials FILE"), std::string::npos);
+  EXPECT_NE(bare.error().message().find("--insecure-no-auth"), std::string::npos);
+
+  for (const char* loopback : {"127.0.0.1:9000", "127.8.9.10:0", "[::1]:9000", "localhost:9000"}) {
+    auto insecure = parse({"--listen", loopback, "--insecure-no-auth"});
+    ASSERT_TRUE(insecure.ok()) << loopback << ": " << insecure.error().message();
+    EXPECT_TRUE(insecure->config.insecure_no_auth);
+  }
+  for (const char* open : {"0.0.0.0:9000", ":9000", "[::]:9000", "192.0.2.1:9000",
+                           "[::ffff:127.0.0.1]:9000", "ember.example:9000"}) {
+    auto refused = parse({"--listen", open, "--insecure-no-auth"});
+    ASSERT_FALSE(refused.ok()) << open;
+    EXPECT_NE(refused.error().message().find("--insecure-no-auth is refused with --listen " +
+                                             std::string(open)),
+              std::string::npos)
+        << refused.error().message();
+  }
+  EXPECT_FALSE(parse({"--listen", "127.0.0.1:9000", "--credentials", "/c", "--insecure-no-auth"})
+                   .ok());
+  EXPECT_FALSE(parse({"--credentials", ""}).ok());
+  EXPECT_FALSE(parse({"--socket-group", ""}).ok());
+  // Keys without a TCP listener are allowed (the Unix socket needs none).
+  EXPECT_TRUE(parse({"--credentials", "/c"}).ok());
+}
+
 TEST(EmberdFlags, Help) {
   auto flags = parse({"--help"});
   ASSERT_TRUE(flags.ok());
   EXPECT_TRUE(flags->help);
   EXPECT_NE(emberd_usage().find("--listen"), std::string::npos);
+  EXPECT_NE(emberd_usage().find("--credentials"), std::string::npos);
+  EXPECT_NE(emberd_usage().find("--insecure-no-auth"), std::string::npos);
+  EXPECT_NE(emberd_usage().find("--socket-group"), std::string::npos);
 }
 
 }  // namespace

@@ -48,7 +48,16 @@ std::string peer_address(int fd) {
   return text;
 }
 
-HttpRequest to_request(http::request<http::string_body>&& message, const std::string& peer) {
+// Whether the connection is on a Unix socket (its local address is AF_UNIX).
+bool on_unix_socket(int fd) {
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) == 0 &&
+         local.ss_family == AF_UNIX;
+}
+
+HttpRequest to_request(http::request<http::string_body>&& message, const std::string& peer,
+                       bool unix_socket) {
   HttpRequest request;
   request.method = std::string(message.method_string());
   split_target(message.target(), request.path, request.query);
@@ -57,6 +66,7 @@ HttpRequest to_request(http::request<http::string_body>&& message, const std::st
     request.raw_query = std::string(target.substr(mark + 1));
   }
   request.peer_address = peer;
+  request.unix_socket = unix_socket;
   for (const auto& field : message) {
     std::string& value = request.headers[lower(field.name_string())];
     value += (value.empty() ? "" : ",") + std::string(field.value());
@@ -113,6 +123,7 @@ void close_gently(int fd) {
 void HttpServer::serve(UniqueFd connection) {
   FdStream stream(connection.get(), options_.io_timeout);
   const std::string peer = peer_address(connection.get());
+  const bool unix_socket = on_unix_socket(connection.get());
   boost::beast::flat_buffer buffer;
   while (true) {
     if (buffer.size() == 0 && !wait_for_request(connection.get())) return;
@@ -175,7 +186,7 @@ void HttpServer::serve(UniqueFd connection) {
     if (ec) return;
 
     const bool keep_alive = parser.get().keep_alive();
-    const HttpResponse response = handler_.handle(to_request(parser.release(), peer));
+    const HttpResponse response = handler_.handle(to_request(parser.release(), peer, unix_socket));
     const bool keep_open = keep_alive && !stopping_;
     if (!write_response(stream, response, version, keep_open)) return;
     if (!keep_open) return close_gently(connection.get());

@@ -18,6 +18,7 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;  // names in lower case
   std::string body;
   std::string peer_address;  // the client's IP address over TCP, "" over the Unix socket
+  bool unix_socket = false;  // arrived on the Unix socket (TCP requests are authenticated)
   std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
 
   // The header's value, "" when absent; name in any case.

@@ -12,6 +12,7 @@
 #include <future>
 
 #include "host/api/api_test_fixture.h"
+#include "host/api/request_auth.h"
 
 namespace ember::host {
 namespace {
@@ -260,6 +261,50 @@ TEST_F(HttpServerTest, ServesOverTcpToo) {
     response.append(buffer, static_cast<size_t>(n));
   }
   EXPECT_EQ(status_line(response), "HTTP/1.1 200 OK");
+}
+
+// With an AuthenticatingHandler in front, an unsigned request is refused over TCP and served
+// over the Unix socket: the server tells the handler which listener a request came from.
+TEST_F(HttpServerTest, OnlyTcpRequestsAreAuthenticated) {
+  server_.reset();
+  const RequestAuthenticator authenticator(RequestAuthOptions{.keys = {{"AKID", "secret"}}});
+  AuthenticatingHandler authenticating(*api_, authenticator);
+  server_ = std::make_unique<HttpServer>(authenticating);
+  auto tcp = Listener::tcp("127.0.0.1:0");
+  ASSERT_TRUE(tcp.ok()) << tcp.error().message();
+  const uint16_t port = tcp->port();
+  auto unix_listener = Listener::unix_socket(socket_);
+  ASSERT_TRUE(unix_listener.ok()) << unix_listener.error().message();
+  std::vector<Listener> listeners;
+  listeners.push_back(std::move(tcp).value());
+  listeners.push_back(std::move(unix_listener).value());
+  ASSERT_TRUE(server_->start(std::move(listeners)).ok());
+
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  const std::string request = list_request();
+  ASSERT_EQ(::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buffer[4096];
+  while (response.find("Missing Authentication Token") == std::string::npos) {
+    const ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
+    ASSERT_GT(n, 0) << response;
+    response.append(buffer, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(status_line(response), "HTTP/1.1 403 Forbidden");
+  EXPECT_NE(response.find("x-amzn-ErrorType: MissingAuthenticationTokenException"),
+            std::string::npos);
+
+  RawClient over_unix(socket_);
+  ASSERT_TRUE(over_unix.connected());
+  over_unix.send(list_request());
+  EXPECT_EQ(status_line(over_unix.read_responses(1)), "HTTP/1.1 200 OK");
+  server_.reset();  // before `authenticating` goes
 }
 
 TEST_F(HttpServerTest, TheConnectionBoundQueuesNewClients) {

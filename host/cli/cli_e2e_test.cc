@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "common/unique_fd.h"
+#include "host/api/sigv4.h"
 #include "host/store/encoding.h"
 #include "host/cli/http_client.h"
 #include "host/cli/loopback_test_socket.h"
@@ -33,6 +34,9 @@ namespace ember::cli {
 namespace {
 
 using nlohmann::json;
+
+constexpr char kTestKeyId[] = "AKIACLITEST";
+constexpr char kTestSecret[] = "cli-test-secret";
 
 struct Request {
   std::string method, target, body;
@@ -215,9 +219,14 @@ class CliEndToEndTest : public ::testing::Test {
     std::string endpoint_var = "EMBER_ENDPOINT=" + env_endpoint.value_or("");
     std::vector<char*> envp = {socket_var.data()};
     if (env_endpoint) envp.push_back(endpoint_var.data());
+    // The signing key and region come from aws_env_ only (HOME is the test's directory).
+    std::vector<std::string> aws_vars = aws_env_;
+    aws_vars.push_back("HOME=" + dir_);
+    for (std::string& var : aws_vars) envp.push_back(var.data());
     for (char** e = environ; *e; ++e) {
       const std::string_view var(*e);
-      if (var.rfind("EMBER_SOCKET=", 0) != 0 && var.rfind("EMBER_ENDPOINT=", 0) != 0) {
+      if (var.rfind("EMBER_SOCKET=", 0) != 0 && var.rfind("EMBER_ENDPOINT=", 0) != 0 &&
+          var.rfind("AWS_", 0) != 0 && var.rfind("HOME=", 0) != 0) {
         envp.push_back(*e);
       }
     }
@@ -253,8 +262,34 @@ class CliEndToEndTest : public ::testing::Test {
   }
 
   std::string dir_, socket_;
+  std::vector<std::string> aws_env_ = {"AWS_ACCESS_KEY_ID=" + std::string(kTestKeyId),
+                                       "AWS_SECRET_ACCESS_KEY=" + std::string(kTestSecret),
+                                       "AWS_REGION=eu-west-1"};
   std::unique_ptr<FakeEmberd> server_;
 };
+
+// Whether r carries a valid SigV4 signature by kTestKeyId for eu-west-1 and service lambda.
+::testing::AssertionResult signed_by_test_key(const Request& r) {
+  auto auth = host::parse_sigv4_authorization(r.header("Authorization"));
+  if (!auth.ok()) return ::testing::AssertionFailure() << auth.error().message();
+  if (auth->access_key_id != kTestKeyId || auth->scope.region != "eu-west-1" ||
+      auth->scope.service != "lambda") {
+    return ::testing::AssertionFailure() << "scope: " << r.header("Authorization");
+  }
+  host::SigV4Message message;
+  message.method = r.method;
+  const size_t mark = r.target.find('?');
+  message.path = r.target.substr(0, mark);
+  message.raw_query = mark == std::string::npos ? "" : r.target.substr(mark + 1);
+  for (const std::string& name : auth->signed_headers) {
+    message.headers.emplace_back(name, r.header(name));
+  }
+  message.payload_sha256_hex = host::sha256_hex(r.body);
+  const std::string expected =
+      host::sigv4_signature(message, kTestSecret, r.header("X-Amz-Date"), auth->scope);
+  if (expected != auth->signature) return ::testing::AssertionFailure() << "bad signature";
+  return ::testing::AssertionSuccess();
+}
 
 TEST_F(CliEndToEndTest, CreateZipsTheDirectoryAndSendsTheConfiguration) {
   const std::string code = dir_ + "/code";
@@ -817,7 +852,46 @@ TEST_F(CliEndToEndTest, TalksToEmberdOverTcp) {
   EXPECT_EQ(requests[0].body, R"({"over":"tcp"})");
   EXPECT_EQ(requests[1].method, "GET");
   EXPECT_EQ(requests[1].target, "/2015-03-31/functions/hello");
-  for (const Request& r : requests) EXPECT_EQ(r.header("Host"), authority);
+  for (const Request& r : requests) {
+    EXPECT_EQ(r.header("Host"), authority);
+    EXPECT_TRUE(signed_by_test_key(r));  // $AWS_ACCESS_KEY_ID, region $AWS_REGION
+  }
+}
+
+// Over TCP the key comes from $AWS_* or ~/.aws/credentials; without one nothing is sent.
+TEST_F(CliEndToEndTest, SignsTcpRequestsWithTheSharedCredentialsFile) {
+  const uint16_t port = serve_tcp(AF_INET, [](const Request&) {
+    return Reply{200, {}, json{{"Functions", json::array()}}.dump()};
+  });
+  ASSERT_NE(port, 0) << std::strerror(errno);
+  const std::string endpoint = "http://127.0.0.1:" + std::to_string(port);
+  aws_env_ = {};
+  CliRun none = ember({"list", "--endpoint", endpoint});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("ember: find an access key to sign requests to emberd: "
+                          "AWS_ACCESS_KEY_ID is not set and " + dir_ + "/.aws/credentials "
+                          "does not exist"),
+            std::string::npos)
+      << none.err;
+  EXPECT_TRUE(server_->requests().empty());
+
+  std::filesystem::create_directories(dir_ + "/.aws");
+  std::ofstream(dir_ + "/.aws/credentials")
+      << "[default]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = other\n"
+      << "[ember]\naws_access_key_id = " << kTestKeyId
+      << "\naws_secret_access_key = " << kTestSecret << "\n";
+  aws_env_ = {"AWS_PROFILE=ember"};
+  CliRun listed = ember({"list", "--endpoint", endpoint, "--region", "eu-west-1"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  ASSERT_EQ(server_->requests().size(), 1u);
+  EXPECT_TRUE(signed_by_test_key(server_->requests()[0]));
+
+  // Over the Unix socket nothing is signed and no key is needed.
+  aws_env_ = {};
+  serve([](const Request&) { return Reply{200, {}, json{{"Functions", json::array()}}.dump()}; });
+  ASSERT_EQ(ember({"list"}).exit_code, 0);
+  ASSERT_EQ(server_->requests().size(), 1u);
+  EXPECT_EQ(server_->requests()[0].header("Authorization"), "");
 }
 
 TEST_F(CliEndToEndTest, TalksToEmberdOverTcpV6) {

@@ -61,6 +61,11 @@ po::options_description global_options() {
        "emberd over TCP instead (emberd --listen HOST:PORT): http://HOST:PORT or HOST:PORT, "
        "[ADDR]:PORT for IPv6, plain HTTP only (default: $EMBER_ENDPOINT, which beats "
        "$EMBER_SOCKET)")
+      ("region", po::value<std::string>()->value_name("REGION"),
+       "with --endpoint: the region requests are signed for, emberd's --region (default: "
+       "$AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1); the key is "
+       "$AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else profile $AWS_PROFILE (else "
+       "default) of ~/.aws/credentials")
       ("json", po::bool_switch(), "print emberd's raw JSON responses, for scripts")
       ("help,h", "show this help");
   // clang-format on
@@ -164,10 +169,10 @@ const CommandSpec* find_spec(const std::string& name) {
 }
 
 // Index of the command word: the first argument that is neither a flag nor the value of
-// --socket or --endpoint (the global flags taking a value).
+// --socket, --endpoint or --region (the global flags taking a value).
 std::optional<size_t> find_command(const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--socket" || args[i] == "--endpoint") {
+    if (args[i] == "--socket" || args[i] == "--endpoint" || args[i] == "--region") {
       ++i;
     } else if (args[i] == "--") {
       return i + 1 < args.size() ? std::optional<size_t>(i + 1) : std::nullopt;
@@ -362,7 +367,8 @@ const std::vector<std::string>& known_runtimes() {
 
 std::string general_usage() {
   std::ostringstream out;
-  out << "Usage: ember [--socket PATH | --endpoint URL] [--json] COMMAND [ARGS]\n\n"
+  out << "Usage: ember [--socket PATH | --endpoint URL [--region REGION]] [--json] COMMAND "
+         "[ARGS]\n\n"
       << "Talks to emberd, Ember's daemon, over its Unix socket or over TCP (emberd --listen)\n"
       << "with AWS Lambda's REST API.\n\n"
       << "Commands:\n";
@@ -410,6 +416,10 @@ ParseOutcome parse_command_line(const std::vector<std::string>& args, const char
   CommandLine& line = outcome.line;
   line.command = spec->command;
   line.json = vm["json"].as<bool>();
+  if (vm.count("region")) {
+    line.region = vm["region"].as<std::string>();
+    if (line.region.empty()) return usage_error("--region needs a region, e.g. us-east-1", usage);
+  }
   if (std::string e = read_endpoint(vm, env_socket, env_endpoint, line.endpoint); !e.empty()) {
     return usage_error(e, usage);
   }

@@ -58,6 +58,9 @@ struct CommandLine {
   Command command = Command::kList;
   // --endpoint or --socket, else $EMBER_ENDPOINT, else $EMBER_SOCKET, else kDefaultSocket.
   Endpoint endpoint = Endpoint::unix_socket(kDefaultSocket);
+  // --region: the region TCP requests are signed for; empty: $AWS_REGION, else
+  // $AWS_DEFAULT_REGION, else us-east-1 (see signing_region()).
+  std::string region;
   bool json = false;
   std::string name;  // the function, for every command but list and mappings
   FunctionSettings settings;

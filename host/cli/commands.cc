@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -13,6 +15,7 @@
 #include "common/unique_fd.h"
 #include "host/store/encoding.h"
 #include "host/cli/output.h"
+#include "host/cli/request_signing.h"
 #include "host/cli/zip_directory.h"
 
 namespace ember::cli {
@@ -66,6 +69,17 @@ std::optional<HttpResponse> exchange(const CommandLine& line, HttpRequest reques
     bool has_type = false;
     for (const auto& [name, value] : request.headers) has_type |= name == "Content-Type";
     if (!has_type) request.headers.emplace_back("Content-Type", "application/json");
+  }
+  if (line.endpoint.kind == Endpoint::Kind::kTcp) {
+    // emberd's TCP listener takes only SigV4-signed requests, as Lambda does.
+    const GetEnv env = [](const char* name) { return std::getenv(name); };
+    auto key = find_signing_key(env);
+    if (!key.ok()) {
+      print_error(key.error());
+      return std::nullopt;
+    }
+    sign_request(request, line.endpoint.host_header(), *key, signing_region(line.region, env),
+                 static_cast<int64_t>(std::time(nullptr)));
   }
   auto fd = connect_endpoint(line.endpoint);
   if (!fd.ok()) {

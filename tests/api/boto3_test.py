@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 """boto3 against a real emberd (TCP listener, temporary state directory): create, get, list,
-update, delete, Lambda's error codes, the Invoke paths that never reach a VM, and a restart
-that keeps functions. The invoker is given empty stand-ins for the VMM, kernel and images:
-no invocation runs here (tests/vm/ does that). Exits 77 (skipped) without boto3.
+update, delete, Lambda's error codes, the Invoke paths that never reach a VM, a restart
+that keeps functions, and SigV4 authentication of the TCP listener (a signed request works;
+unsigned, unknown-key, wrong-secret, tampered-body and stale-date requests are refused with
+AWS's codes; --insecure-no-auth on 0.0.0.0 is refused). The invoker is given empty stand-ins
+for the VMM, kernel and images: no invocation runs here (tests/vm/ does that). Exits 77
+(skipped) without boto3.
 
 Usage: tests/api/boto3_test.py --emberd PATH [unittest args]
 """
 import argparse
 import base64
+import datetime
 import hashlib
+import http.client
 import io
+import json
 import os
 import re
 import shutil
@@ -18,14 +24,20 @@ import stat
 import subprocess
 import sys
 import tempfile
+import socket
 import threading
 import unittest
+import unittest.mock
 import urllib.request
 import zipfile
 
 try:
     import boto3
+    import botocore
+    import botocore.auth
+    import botocore.awsrequest
     import botocore.config
+    import botocore.credentials
     import botocore.exceptions
 except ImportError:
     print("boto3 is not installed (Debian: python3-boto3); skipping", file=sys.stderr)
@@ -33,6 +45,49 @@ except ImportError:
 
 EMBERD = None  # set from --emberd
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+# The key every test's emberd accepts (its --credentials file) and its clients sign with.
+KEY_ID, SECRET = "ember", "ember"
+
+
+def write_credentials(path):
+    with open(path, "w") as f:
+        f.write(f"# emberd --credentials, as the AWS CLI writes it\n[default]\n"
+                f"aws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\nregion = us-east-1\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def signed_headers(method, url, body=b"", headers=None, key_id=KEY_ID, secret=SECRET, at=None,
+                   service="lambda"):
+    """Headers with botocore's SigV4 Authorization for the request; `at` fakes the clock."""
+    request = botocore.awsrequest.AWSRequest(method=method, url=url, data=body,
+                                             headers=dict(headers or {}))
+    signer = botocore.auth.SigV4Auth(botocore.credentials.Credentials(key_id, secret), service,
+                                     "us-east-1")
+    if at is None:
+        signer.add_auth(request)
+    else:
+        class Clock(datetime.datetime):
+            @classmethod
+            def utcnow(cls):
+                return at.replace(tzinfo=None)
+
+            @classmethod
+            def now(cls, tz=None):
+                return at if tz else at.replace(tzinfo=None)
+        with unittest.mock.patch.object(botocore.auth.datetime, "datetime", Clock):
+            signer.add_auth(request)
+    return dict(request.headers.items())
+
+
+def raw_request(port, method, path, body=b"", headers=None):
+    """(status, lower-case headers, body) of one request sent as given."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    payload = response.read()
+    conn.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
 
 
 def make_zip(source="def lambda_handler(event, context):\n    return event\n"):
@@ -45,9 +100,12 @@ def make_zip(source="def lambda_handler(event, context):\n    return event\n"):
 class Emberd:
     """One emberd process on a state directory, serving TCP on a free port."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, auth=("--credentials", None)):
+        """auth: the authentication flags; None in them is a credentials file with KEY_ID."""
         self.workdir = workdir
         self.socket = os.path.join(workdir, "run", "ember.sock")
+        credentials = write_credentials(os.path.join(workdir, "credentials"))
+        auth = [credentials if flag is None else flag for flag in auth]
         self.lines = []
         self.port = None
         guest = os.path.join(workdir, "guest")
@@ -56,7 +114,7 @@ class Emberd:
             open(os.path.join(guest, name), "wb").close()
         self.process = subprocess.Popen(
             [EMBERD, "--socket", self.socket, "--state-dir", os.path.join(workdir, "state"),
-             "--listen", "127.0.0.1:0", "--drain-timeout-s", "5", "--vmm", "/bin/false",
+             "--listen", "127.0.0.1:0", *auth, "--drain-timeout-s", "5", "--vmm", "/bin/false",
              "--network", "off",  # no VM runs here: leave this host's network alone
              "--kernel", os.path.join(guest, "vmlinux"),
              "--rootfs", os.path.join(guest, "rootfs.erofs"),
@@ -82,7 +140,7 @@ class Emberd:
     def client(self):
         return boto3.client(
             "lambda", endpoint_url=f"http://127.0.0.1:{self.port}", region_name="us-east-1",
-            aws_access_key_id="ember", aws_secret_access_key="ember",
+            aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET,
             config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=60))
 
     def stop(self):
@@ -143,7 +201,9 @@ class Boto3Test(unittest.TestCase):
         got = self.client.get_function(FunctionName=created["FunctionArn"])
         self.assertEqual(got["Configuration"]["RevisionId"], created["RevisionId"])
         self.assertEqual(got["Code"]["RepositoryType"], "S3")
-        with urllib.request.urlopen(got["Code"]["Location"], timeout=10) as response:
+        location = got["Code"]["Location"]  # on the TCP listener: a signed GET
+        request = urllib.request.Request(location, headers=signed_headers("GET", location))
+        with urllib.request.urlopen(request, timeout=10) as response:
             self.assertEqual(response.read(), zip_bytes)
         config = self.client.get_function_configuration(FunctionName="hello", Qualifier="$LATEST")
         self.assertEqual(config["Description"], "greets")
@@ -259,6 +319,184 @@ class Boto3Test(unittest.TestCase):
         self.assertEqual(config["MemorySize"], 384)
         self.assertEqual(config["RevisionId"], created["RevisionId"])
         self.assertEqual(config["CodeSha256"], created["CodeSha256"])
+
+
+class AuthTest(unittest.TestCase):
+    """The TCP listener takes only requests SigV4-signed with a key of --credentials."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="ember-auth-")
+        self.addCleanup(shutil.rmtree, self.workdir, ignore_errors=True)
+        self.emberd = Emberd(self.workdir)
+        self.url = f"http://127.0.0.1:{self.emberd.port}"
+
+    def tearDown(self):
+        if self.emberd.process.poll() is None:
+            self.emberd.stop()
+
+    def client(self, **keys):
+        return boto3.client("lambda", endpoint_url=self.url, region_name="us-east-1",
+                            config=botocore.config.Config(retries={"max_attempts": 1}), **keys)
+
+    def assert_refused(self, status, headers, body, error_type, message):
+        self.assertEqual(status, 403)
+        self.assertEqual(headers["x-amzn-errortype"], error_type)
+        self.assertTrue(headers.get("x-amzn-requestid"))
+        answer = json.loads(body)
+        self.assertEqual(answer["Type"], "User")
+        self.assertEqual(answer["message"], answer["Message"])
+        if isinstance(message, re.Pattern):
+            self.assertRegex(answer["message"], message)
+        else:
+            self.assertEqual(answer["message"], message)
+
+    def assert_client_error(self, code, call, **kwargs):
+        with self.assertRaises(botocore.exceptions.ClientError) as caught:
+            call(**kwargs)
+        self.assertEqual(caught.exception.response["Error"]["Code"], code)
+        self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+        return caught.exception.response["Error"]["Message"]
+
+    def function_names(self):
+        client = self.client(aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
+        return [f["FunctionName"] for f in client.list_functions()["Functions"]]
+
+    def create_body(self, name):
+        return json.dumps({"FunctionName": name, "Runtime": "python3.11", "Role": ROLE,
+                           "Handler": "lambda_function.lambda_handler",
+                           "Code": {"ZipFile": base64.b64encode(make_zip()).decode()}}).encode()
+
+    def test_a_signed_request_works(self):
+        client = self.client(aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
+        client.create_function(FunctionName="signed", Runtime="python3.11", Role=ROLE,
+                               Handler="lambda_function.lambda_handler",
+                               Code={"ZipFile": make_zip()})
+        self.assertEqual(self.function_names(), ["signed"])
+        # Signed with the scheduler's service name it reaches the scheduler API too.
+        scheduler = boto3.client("scheduler", endpoint_url=self.url, region_name="us-east-1",
+                                 aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
+        self.assertEqual(scheduler.list_schedules()["Schedules"], [])
+        self.assertIn("TCP requests must be signed (SigV4) with one of 1 keys",
+                      "".join(self.emberd.lines))
+
+    def test_unsigned_requests_are_refused(self):
+        self.assert_refused(*raw_request(self.emberd.port, "GET", "/2015-03-31/functions/"),
+                            "MissingAuthenticationTokenException", "Missing Authentication Token")
+        anonymous = boto3.client("lambda", endpoint_url=self.url, region_name="us-east-1",
+                                 config=botocore.config.Config(signature_version=botocore.UNSIGNED))
+        self.assert_client_error("MissingAuthenticationTokenException", anonymous.list_functions)
+        status, _, _ = raw_request(self.emberd.port, "POST", "/2015-03-31/functions",
+                                   self.create_body("unsigned"))
+        self.assertEqual(status, 403)
+        self.assertEqual(self.function_names(), [])  # nothing was done
+
+    def test_an_unknown_key_is_refused(self):
+        stranger = self.client(aws_access_key_id="AKIASTRANGER", aws_secret_access_key=SECRET)
+        message = self.assert_client_error("UnrecognizedClientException", stranger.list_functions)
+        self.assertEqual(message, "The security token included in the request is invalid.")
+
+    def test_a_wrong_secret_or_tampered_body_has_an_invalid_signature(self):
+        mismatch = ("The request signature we calculated does not match the signature you "
+                    "provided. Check your AWS Secret Access Key and signing method. Consult the "
+                    "service documentation for details.")
+        wrong = self.client(aws_access_key_id=KEY_ID, aws_secret_access_key="not-the-secret")
+        self.assertEqual(self.assert_client_error("InvalidSignatureException", wrong.list_functions),
+                         mismatch)
+        url = self.url + "/2015-03-31/functions"
+        headers = signed_headers("POST", url, self.create_body("honest"),
+                                 {"Content-Type": "application/json"})
+        status, answer_headers, body = raw_request(self.emberd.port, "POST", "/2015-03-31/functions",
+                                                   self.create_body("tampered"), headers)
+        self.assert_refused(status, answer_headers, body, "InvalidSignatureException", mismatch)
+        self.assertEqual(self.function_names(), [])  # nothing was created
+        # The same signature with the body it was made for is accepted.
+        status, _, _ = raw_request(self.emberd.port, "POST", "/2015-03-31/functions",
+                                   self.create_body("honest"), headers)
+        self.assertEqual(status, 201)
+        self.assertIn("refused POST /2015-03-31/functions from 127.0.0.1: InvalidSignatureException",
+                      "".join(self.emberd.lines))
+
+    def test_a_stale_or_future_date_is_refused(self):
+        url = self.url + "/2015-03-31/functions/"
+        now = datetime.datetime.now(datetime.timezone.utc)
+        stale = signed_headers("GET", url, at=now - datetime.timedelta(minutes=10))
+        self.assert_refused(*raw_request(self.emberd.port, "GET", "/2015-03-31/functions/",
+                                         headers=stale),
+                            "InvalidSignatureException",
+                            re.compile(r"^Signature expired: \d{8}T\d{6}Z is now earlier than "
+                                       r"\d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)$"))
+        future = signed_headers("GET", url, at=now + datetime.timedelta(minutes=10))
+        self.assert_refused(*raw_request(self.emberd.port, "GET", "/2015-03-31/functions/",
+                                         headers=future),
+                            "InvalidSignatureException",
+                            re.compile(r"^Signature not yet current: \d{8}T\d{6}Z is still later "
+                                       r"than \d{8}T\d{6}Z \(\d{8}T\d{6}Z \+ 5 min\.\)$"))
+        recent = signed_headers("GET", url, at=now - datetime.timedelta(minutes=2))
+        self.assertEqual(raw_request(self.emberd.port, "GET", "/2015-03-31/functions/",
+                                     headers=recent)[0], 200)
+
+    def test_the_unix_socket_needs_no_signature(self):
+        conn = http.client.HTTPConnection("localhost", timeout=30)
+        conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.sock.connect(self.emberd.socket)
+        conn.request("GET", "/2015-03-31/functions/")
+        self.assertEqual(conn.getresponse().status, 200)
+        conn.close()
+
+
+class AuthFlagsTest(unittest.TestCase):
+    """emberd's start-up refusals: no key source, --insecure-no-auth off loopback, bad files."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="ember-auth-flags-")
+        self.addCleanup(shutil.rmtree, self.workdir, ignore_errors=True)
+
+    def run_emberd(self, *flags):
+        return subprocess.run(
+            [EMBERD, "--socket", os.path.join(self.workdir, "ember.sock"), "--state-dir",
+             os.path.join(self.workdir, "state"), "--network", "off", "--vmm", "/bin/false",
+             *flags], capture_output=True, text=True, timeout=30)
+
+    def test_insecure_no_auth_on_every_address_is_refused(self):
+        for listen in ("0.0.0.0:0", ":0", "[::]:0", "192.0.2.1:9000"):
+            run = self.run_emberd("--listen", listen, "--insecure-no-auth")
+            self.assertEqual(run.returncode, 2, run.stderr)
+            self.assertIn(f"--insecure-no-auth is refused with --listen {listen}", run.stderr)
+
+    def test_listen_needs_credentials_or_insecure_no_auth(self):
+        run = self.run_emberd("--listen", "127.0.0.1:0")
+        self.assertEqual(run.returncode, 2, run.stderr)
+        self.assertIn("--credentials FILE", run.stderr)
+        self.assertIn("--insecure-no-auth", run.stderr)
+
+    def test_unusable_credentials_files_stop_the_start(self):
+        missing = self.run_emberd("--listen", "127.0.0.1:0", "--credentials",
+                                  os.path.join(self.workdir, "absent"))
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("read credentials", missing.stderr)
+        self.assertIn("No such file or directory", missing.stderr)
+        empty = os.path.join(self.workdir, "empty")
+        with open(empty, "w") as f:
+            f.write("[default]\nregion = us-east-1\n")
+        run = self.run_emberd("--listen", "127.0.0.1:0", "--credentials", empty)
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("no access keys in it", run.stderr)
+        broken = os.path.join(self.workdir, "broken")
+        with open(broken, "w") as f:
+            f.write("aws_access_key_id = A\n")
+        run = self.run_emberd("--listen", "127.0.0.1:0", "--credentials", broken)
+        self.assertEqual(run.returncode, 1)
+        self.assertIn(broken + ":1", run.stderr)
+
+    def test_insecure_no_auth_on_loopback_serves_unsigned_requests(self):
+        emberd = Emberd(self.workdir, auth=("--insecure-no-auth",))
+        try:
+            status, _, _ = raw_request(emberd.port, "GET", "/2015-03-31/functions/")
+            self.assertEqual(status, 200)
+            self.assertIn("--insecure-no-auth: TCP requests are not authenticated",
+                          "".join(emberd.lines))
+        finally:
+            self.assertEqual(emberd.stop(), 0)
 
 
 def main():

@@ -45,15 +45,17 @@ def create(d, name, memory):
         sys.exit(f"bench-async: create {name} failed: {status} {payload!r}")
 
 
-def client_loop(port, name, invocation_type, count, latencies, errors):
-    """One keep-alive connection sending `count` invokes; appends each latency in ms."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+def client_loop(d, name, invocation_type, count, latencies, errors):
+    """One keep-alive connection sending `count` signed invokes; appends each latency in ms."""
+    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=120)
     want = 202 if invocation_type == "Event" else 204
     mine = []
     for i in range(count):
         body = json.dumps({"n": i}).encode()
+        path = f"{API}/{name}/invocations"
+        headers = d.signed("POST", path, body, {"X-Amz-Invocation-Type": invocation_type})
         start = time.monotonic()
-        conn.request("POST", f"{API}/{name}/invocations", body, {"X-Amz-Invocation-Type": invocation_type})
+        conn.request("POST", path, body, headers)
         r = conn.getresponse()
         r.read()
         mine.append((time.monotonic() - start) * 1000)
@@ -63,13 +65,13 @@ def client_loop(port, name, invocation_type, count, latencies, errors):
     latencies.extend(mine)
 
 
-def batch(port, name, invocation_type, clients, per_client):
+def batch(d, name, invocation_type, clients, per_client):
     """Latencies (ms) and requests per second of `clients` clients sending at once."""
     latencies, errors, threads = [], [], []
     start = time.monotonic()
     for _ in range(clients):
         t = threading.Thread(target=client_loop,
-                             args=(port, name, invocation_type, per_client, latencies, errors))
+                             args=(d, name, invocation_type, per_client, latencies, errors))
         t.start()
         threads.append(t)
     for t in threads:
@@ -91,7 +93,7 @@ def acceptance(args):
             for clients in (1, 16):
                 per_client = max(1, args.events // clients)
                 for kind in ("DryRun", "Event"):
-                    latencies, rate = batch(d.port, "accept", kind, clients, per_client)
+                    latencies, rate = batch(d, "accept", kind, clients, per_client)
                     entry = results.setdefault((kind, clients), {"latencies": [], "rates": []})
                     entry["latencies"].extend(latencies)
                     entry["rates"].append(rate)

@@ -72,7 +72,8 @@ class AsyncTest(unittest.TestCase):
         cls.d = Emberd(ARGS, cls.state, extra_args=["--async-retry-delay-seconds", str(RETRY_DELAY_S)])
         config = botocore.config.Config(retries={"max_attempts": 1}, read_timeout=300)
         common = dict(endpoint_url=f"http://127.0.0.1:{cls.d.port}", region_name="us-east-1",
-                      aws_access_key_id="x", aws_secret_access_key="x", config=config)
+                      aws_access_key_id=cls.d.access_key_id,
+                      aws_secret_access_key=cls.d.secret_access_key, config=config)
         cls.lam = boto3.client("lambda", **common)
         cls.scheduler = boto3.client("scheduler", **common)
 

@@ -1,16 +1,23 @@
 """Helpers shared by emberd's end-to-end test and benchmark: a running emberd, zips."""
 import base64
+import configparser
 import http.client
 import io
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import time
 import zipfile
 
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
 API = "/2015-03-31/functions"
+REGION = "us-east-1"
 
 
 def add_binary_flags(parser):
@@ -47,18 +54,43 @@ def make_zip(files):
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def write_credentials(path):
+    """An AWS CLI credentials file at path with one random key, made once (mode 0600) and kept
+    for later emberds on the same state; returns (access key id, secret access key)."""
+    if not os.path.exists(path):
+        key_id = "AKIA" + secrets.token_hex(8).upper()
+        secret = secrets.token_urlsafe(30)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n")
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    return parser["default"]["aws_access_key_id"], parser["default"]["aws_secret_access_key"]
+
+
+def sign(key_id, secret, method, url, body=b"", headers=None, service="lambda", region=REGION):
+    """headers plus Host, X-Amz-Date and a SigV4 Authorization for the request (botocore's)."""
+    request = AWSRequest(method=method, url=url, data=body or b"", headers=dict(headers or {}))
+    SigV4Auth(Credentials(key_id, secret), service, region).add_auth(request)
+    return dict(request.headers.items())
+
+
 class Emberd:
     """emberd on state_dir with a TCP listener on a free port; args holds the binaries' paths.
 
+    The listener takes requests signed with the random key of state_dir/credentials
+    (access_key_id, secret_access_key; request() and client() sign with it).
     listen_host "0.0.0.0" serves on every address (tests that guests cannot reach it)."""
 
     def __init__(self, args, state_dir, max_vm_memory_mib=65536, extra_args=(), listen_host="127.0.0.1"):
         self.state_dir = state_dir
         self.port = free_port()
+        self.credentials = os.path.join(state_dir, "credentials")
+        self.access_key_id, self.secret_access_key = write_credentials(self.credentials)
         self.log = open(os.path.join(state_dir, "emberd.log"), "ab")  # closed in stop()
         self.proc = subprocess.Popen(
             [args.emberd, "--state-dir", state_dir, "--socket", os.path.join(state_dir, "ember.sock"),
-             "--listen", f"{listen_host}:{self.port}", "--vmm", args.vmm, "--kernel", args.kernel,
+             "--listen", f"{listen_host}:{self.port}", "--credentials", self.credentials,
+             "--vmm", args.vmm, "--kernel", args.kernel,
              "--rootfs", args.rootfs, "--initramfs", args.initramfs, "--max-vm-memory-mib", str(max_vm_memory_mib),
              *extra_args],
             stdout=self.log, stderr=self.log)
@@ -75,10 +107,23 @@ class Emberd:
         with open(os.path.join(self.state_dir, "emberd.log"), "rb") as f:
             return f.read().decode(errors="replace")[-6000:]
 
+    def signed(self, method, path, body=b"", headers=None, service="lambda"):
+        """headers, signed for a request to path (with its query) on this emberd."""
+        return sign(self.access_key_id, self.secret_access_key, method,
+                    f"http://127.0.0.1:{self.port}{path}", body, headers, service)
+
+    def client(self, service="lambda", **kwargs):
+        """A boto3 client of this emberd with its key (boto3 is imported here, when needed)."""
+        import boto3
+        return boto3.client(service, endpoint_url=f"http://127.0.0.1:{self.port}",
+                            region_name=REGION, aws_access_key_id=self.access_key_id,
+                            aws_secret_access_key=self.secret_access_key, **kwargs)
+
     def request(self, method, path, body=None, headers=None, timeout=300):
+        """One SigV4-signed request; (status, lower-case headers, body)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers=headers or {})
+        conn.request(method, path, body=data, headers=self.signed(method, path, data, headers))
         r = conn.getresponse()
         payload = r.read()
         conn.close()

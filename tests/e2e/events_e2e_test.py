@@ -68,8 +68,8 @@ class EventSourceTest(unittest.TestCase):
         cls.d = Emberd(ARGS, cls.state, extra_args=["--redis", "default=" + cls.redis.url()])
         config = botocore.config.Config(retries={"max_attempts": 1}, read_timeout=300)
         cls.lam = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{cls.d.port}",
-                               region_name="us-east-1", aws_access_key_id="x",
-                               aws_secret_access_key="x", config=config)
+                               region_name="us-east-1", aws_access_key_id=cls.d.access_key_id,
+                               aws_secret_access_key=cls.d.secret_access_key, config=config)
 
     @classmethod
     def tearDownClass(cls):

@@ -57,8 +57,9 @@ def warm_round_trips(d, calls):
     conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=120)
     times = []
     for i in range(calls + 1):
+        headers = d.signed("POST", f"{API}/noop/invocations", b"{}")
         start = time.monotonic()
-        conn.request("POST", f"{API}/noop/invocations", b"{}")
+        conn.request("POST", f"{API}/noop/invocations", b"{}", headers)
         r = conn.getresponse()
         r.read()
         if r.status != 200:
