@@ -51,3 +51,11 @@ inline void maybe_write_seeds(int argc, char** argv,
 }
 
 }  // namespace ember::fuzz
+
+// Defines the target's LLVMFuzzerInitialize: with "--write-seeds=DIR", `write` writes its
+// seed corpus into DIR and the process exits.
+#define EMBER_FUZZ_SEEDS(write)                                  \
+  extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) { \
+    ::ember::fuzz::maybe_write_seeds(*argc, *argv, write);       \
+    return 0;                                                    \
+  }

@@ -65,10 +65,7 @@ void write_seeds(const std::string& dir) {
 }  // namespace
 }  // namespace ember::fuzz
 
-extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
-  ember::fuzz::maybe_write_seeds(*argc, *argv, ember::fuzz::write_seeds);
-  return 0;
-}
+EMBER_FUZZ_SEEDS(ember::fuzz::write_seeds)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ember::fuzz;
