@@ -317,6 +317,7 @@ void VmPool::run_worker() {
     ++e->restoring;
     ++e->bg_restoring;
     lock.unlock();
+    if (options_.gate) options_.gate->wait_for_turn(ForegroundGate::kMaxDefer);
     auto vm = factory_->restore(spec);
     lock.lock();
     --e->restoring;

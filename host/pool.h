@@ -14,6 +14,8 @@
 
 #include "common/result.h"
 #include "host/agent_client.h"
+#include "host/foreground_gate.h"
+#include "host/net/egress_policy.h"
 #include "host/vm_client.h"
 
 namespace ember::host {
@@ -27,6 +29,8 @@ struct SnapshotSpec {
   std::string dir;                 // holds state.bin and memory.bin
   uint64_t mem_mib = 128;          // guest memory of one clone, counted against the cap
   std::vector<std::string> disks;  // replace the snapshot's disks on restore (same count)
+  // With networking, what a clone may reach: assigned before its guest runs again.
+  net::EgressPolicy egress;
 };
 
 // One restored VM, its agent already refreshed.
@@ -38,6 +42,9 @@ class PooledVm {
   virtual VmProcess& process() = 0;
   // The VM's network namespace; null when it has no network device.
   virtual const net::VmNetns* netns() const { return nullptr; }
+  // Of making it: the milliseconds spent assigning its egress policy (0 when its namespace
+  // was made ahead with that policy, or without a network).
+  virtual double egress_ms() const { return 0; }
   // False once the VM cannot serve (its VMM exited); the pool drops such ready VMs.
   virtual bool alive() = 0;
 };
@@ -61,6 +68,9 @@ struct PoolOptions {
   std::chrono::milliseconds backoff_max{std::chrono::seconds(30)};
   // How often the worker checks that ready VMs are still alive.
   std::chrono::milliseconds health_interval{std::chrono::seconds(1)};
+  // When set, each background restore first waits its turn (ForegroundGate::kMaxDefer at
+  // most) behind the cold starts in progress.
+  std::shared_ptr<ForegroundGate> gate;
 };
 
 struct SnapshotPoolStats {

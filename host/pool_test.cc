@@ -126,6 +126,27 @@ TEST_F(PoolTest, EmptyPoolRestoresOnDemandThenRefills) {
   EXPECT_EQ(count(&FakeState::restores), 2);
 }
 
+TEST_F(PoolTest, BackgroundRestoresWaitForTheColdStartInProgress) {
+  auto gate = std::make_shared<ForegroundGate>();
+  auto pool = make_pool(PoolOptions{.gate = gate});
+  std::optional<ForegroundGate::Scope> cold_start(gate->enter());
+  pool->ensure(a_, 1);
+  EXPECT_FALSE(pool->wait_ready(a_.dir, 1, milliseconds(300)));  // held back
+  EXPECT_EQ(count(&FakeState::restores), 0);
+  cold_start.reset();
+  EXPECT_TRUE(pool->wait_ready(a_.dir, 1, milliseconds(5000)));
+}
+
+TEST_F(PoolTest, AColdStartThatNeverEndsDelaysTheRefillButDoesNotStarveIt) {
+  auto gate = std::make_shared<ForegroundGate>();
+  auto pool = make_pool(PoolOptions{.gate = gate});
+  auto cold_start = gate->enter();
+  const auto start = Clock::now();
+  pool->ensure(a_, 1);
+  ASSERT_TRUE(pool->wait_ready(a_.dir, 1, ForegroundGate::kMaxDefer + milliseconds(5000)));
+  EXPECT_GE(Clock::now() - start, ForegroundGate::kMaxDefer - milliseconds(50));
+}
+
 TEST_F(PoolTest, RefillsToNAndDestroysAfterUse) {
   auto pool = make_pool();
   pool->ensure(a_, 3);

@@ -24,11 +24,13 @@ Result<std::unique_ptr<RestoredVm>> RestoredVm::restore(const SnapshotSpec& spec
                                                         const RestoredVmOptions& options) {
   if (options.standby) {
     EMBER_TRY(SpawnedVmm standby, options.standby->take());
+    EMBER_CHECK(give_egress(standby, options.network, spec.egress));
     return restore_on(std::move(standby), spec, options);
   }
   VmSocketFiles files = VmSocketFiles::fresh(options.run_dir);
   std::vector<std::string> argv = restore_command(spec, options, files.vsock_uds, files.api_sock);
-  EMBER_TRY(SpawnedVmm vmm, spawn_vmm(std::move(argv), std::move(files), options.network));
+  EMBER_TRY(SpawnedVmm vmm,
+            spawn_vmm(std::move(argv), std::move(files), {options.network, spec.egress}));
   return connect(std::move(vmm), spec, options);
 }
 

@@ -22,8 +22,9 @@ struct RestoredVmOptions {
   std::chrono::milliseconds ready_timeout{std::chrono::seconds(10)};
   // When set, restores go to a standby VMM from here instead of a fresh ember-vmm process.
   std::shared_ptr<StandbyStock> standby;
-  // When set, a VMM spawned here gets a network namespace and tap of its own from it (the
-  // standby stock has its own pointer); it must outlive every VM.
+  // When set, a VMM spawned here gets a network namespace and tap of its own from it, with
+  // the snapshot spec's egress policy (the standby stock has its own pointer, and a standby
+  // VMM's namespace gets the spec's policy before the restore); it must outlive every VM.
   net::HostNetwork* network = nullptr;
 };
 
@@ -40,7 +41,8 @@ class RestoredVm : public PooledVm {
   // nothing is left running or on disk then.
   static Result<std::unique_ptr<RestoredVm>> restore(const SnapshotSpec& spec,
                                                      const RestoredVmOptions& options);
-  // The same on a given standby VMM (options.standby is not used).
+  // The same on a given standby VMM (options.standby is not used), whose namespace (if
+  // any) already has spec.egress.
   static Result<std::unique_ptr<RestoredVm>> restore_on(SpawnedVmm standby,
                                                         const SnapshotSpec& spec,
                                                         const RestoredVmOptions& options);
@@ -51,6 +53,7 @@ class RestoredVm : public PooledVm {
   AgentSession& agent() override { return session_; }
   VmProcess& process() override { return vmm_.process; }
   const net::VmNetns* netns() const override { return vmm_.net ? &*vmm_.net : nullptr; }
+  double egress_ms() const override { return vmm_.egress_ms; }
   bool alive() override;
 
   const std::string& vsock_uds() const { return vmm_.files.vsock_uds; }

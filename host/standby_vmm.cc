@@ -1,6 +1,7 @@
 // Standby VMMs: spawning, the restore request, and the background-refilled stock.
 #include "host/standby_vmm.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -16,24 +17,42 @@ using std::chrono::milliseconds;
 // Spawning failed this many times in a row: the refill waits for the next take().
 constexpr int kMaxSpawnFailures = 3;
 
+// Assigns egress to netns; returns the milliseconds it took.
+Result<double> assign_timed(net::HostNetwork& host, const net::VmNetns& netns,
+                            const net::EgressPolicy& egress) {
+  const auto start = std::chrono::steady_clock::now();
+  EMBER_CHECK(host.assign(netns, egress));
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 }  // namespace
 
 Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
-                             net::HostNetwork* network) {
+                             const VmmNetwork& network) {
   std::optional<net::VmNetns> netns;
-  if (network != nullptr) {
-    EMBER_TRY(netns, network->create_vm());
+  double egress_ms = 0;
+  if (network.host != nullptr) {
+    EMBER_TRY(netns, network.host->create_vm());
+    EMBER_TRY(egress_ms, assign_timed(*network.host, *netns, network.egress));
     const auto flags = vmm_net_flags(netns->netns_path());
     argv.insert(argv.end(), flags.begin(), flags.end());
   }
   // Closed here once spawned: the VMM holds the only copy of the tap.
   UniqueFd tap = netns ? netns->take_tap() : UniqueFd();
   EMBER_TRY(VmProcess process, VmProcess::spawn_command(argv, {}, {}, false, tap.get()));
-  return SpawnedVmm{std::move(files), std::move(netns), std::move(process)};
+  return SpawnedVmm{std::move(files), std::move(netns), std::move(process), egress_ms};
+}
+
+Status give_egress(SpawnedVmm& vmm, net::HostNetwork* host, const net::EgressPolicy& egress) {
+  vmm.egress_ms = 0;
+  if (host == nullptr || !vmm.net) return {};
+  EMBER_TRY(vmm.egress_ms, assign_timed(*host, *vmm.net, egress));
+  return {};
 }
 
 Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::string& run_dir,
-                                     net::HostNetwork* network,
+                                     const VmmNetwork& network,
                                      const std::vector<std::string>& extra_args) {
   VmSocketFiles files = VmSocketFiles::fresh(run_dir);
   std::vector<std::string> argv = {vmm_path, "--standby", "--api-sock", files.api_sock};
@@ -52,11 +71,12 @@ Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
 }
 
 StandbyStock::StandbyStock(std::string vmm_path, std::string run_dir, size_t target,
-                           net::HostNetwork* network)
+                           VmmNetwork network, std::shared_ptr<ForegroundGate> gate)
     : vmm_path_(std::move(vmm_path)),
       run_dir_(std::move(run_dir)),
       target_(target),
-      network_(network) {
+      network_(std::move(network)),
+      gate_(std::move(gate)) {
   if (target_ > 0) refiller_ = std::thread([this] { refill(); });
 }
 
@@ -101,6 +121,7 @@ void StandbyStock::refill() {
     });
     if (stopping_) break;
     lock.unlock();
+    if (gate_) gate_->wait_for_turn(ForegroundGate::kMaxDefer);
     auto spawned = spawn_standby_vmm(vmm_path_, run_dir_, network_);
     lock.lock();
     if (!spawned.ok()) {

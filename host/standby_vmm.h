@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include "common/result.h"
+#include "host/foreground_gate.h"
+#include "host/net/egress_policy.h"
 #include "host/net/vm_netns.h"
 #include "host/vm_client.h"
 #include "host/vm_socket_files.h"
@@ -25,18 +28,34 @@ struct SpawnedVmm {
   VmSocketFiles files;              // first, so the files go last, after the VMM
   std::optional<net::VmNetns> net;  // removed after the VMM is gone
   VmProcess process;
+  // Of the spawn or the give_egress that made it what it is: the time spent assigning the
+  // egress policy (0 without a network, or when the namespace had that policy already).
+  double egress_ms = 0;
+};
+
+// How a VMM is networked: not at all (host null), or in a fresh namespace of its own whose
+// traffic host judges by `egress` from before the VMM starts.
+struct VmmNetwork {
+  net::HostNetwork* host = nullptr;
+  net::EgressPolicy egress;
 };
 
 // Spawns argv, an ember-vmm command line using files' sockets; with a network, the VMM
-// runs in a fresh namespace of its own with a tap (vmm_net_flags are appended).
+// runs in a fresh namespace of its own with a tap (vmm_net_flags are appended), its
+// policy assigned first.
 Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
-                             net::HostNetwork* network);
+                             const VmmNetwork& network);
 
 // Spawns `vmm_path --standby --api-sock <fresh path in run_dir> [extra_args]`; with a
-// network, in a fresh namespace of its own with a tap (made here, ahead of any restore).
+// network, in a fresh namespace of its own with a tap and policy (made here, ahead of any
+// restore).
 Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::string& run_dir,
-                                     net::HostNetwork* network,
+                                     const VmmNetwork& network,
                                      const std::vector<std::string>& extra_args = {});
+
+// Judges the traffic of vmm's VM by egress from now on (flows already open included); a
+// no-op without a namespace or when it has that policy already. Sets vmm.egress_ms.
+Status give_egress(SpawnedVmm& vmm, net::HostNetwork* host, const net::EgressPolicy& egress);
 
 // Sends {"op":"restore",...} for `snapshot_dir` to a standby VMM and waits for its reply:
 // ok once the VM is restored and running, with vmm.files.vsock_uds as its vsock and
@@ -49,9 +68,12 @@ Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
 // Thread-safe. Destroying it kills the ones not taken.
 class StandbyStock {
  public:
-  // network may be null (no networking); it must outlive the stock.
+  // network.host may be null (no networking); it must outlive the stock. Each standby's
+  // namespace gets network.egress ahead (emberd's default policy), so that restoring a
+  // function with that policy changes no rule on the request path.
+  // With a gate, each refill first waits its turn behind the cold starts in progress.
   StandbyStock(std::string vmm_path, std::string run_dir, size_t target,
-               net::HostNetwork* network = nullptr);
+               VmmNetwork network = {}, std::shared_ptr<ForegroundGate> gate = nullptr);
   ~StandbyStock();
   StandbyStock(const StandbyStock&) = delete;
   StandbyStock& operator=(const StandbyStock&) = delete;
@@ -67,7 +89,8 @@ class StandbyStock {
   const std::string vmm_path_;
   const std::string run_dir_;
   const size_t target_;
-  net::HostNetwork* const network_;
+  const VmmNetwork network_;
+  const std::shared_ptr<ForegroundGate> gate_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<SpawnedVmm> stock_;

@@ -108,7 +108,7 @@ TEST_F(StandbyStockTest, AMissingBinaryFailsTheTakeWithItsName) {
 }
 
 TEST_F(StandbyStockTest, ARestoreRequestNobodyAnswersTimesOut) {
-  auto vmm = spawn_standby_vmm(fake_vmm_, dir_.string(), nullptr);  // never listens
+  auto vmm = spawn_standby_vmm(fake_vmm_, dir_.string(), {});  // never listens
   ASSERT_TRUE(vmm.ok());
   Status s = restore_on_standby(*vmm, "/snapshots/x", {}, milliseconds(200));
   ASSERT_FALSE(s.ok());

@@ -44,7 +44,9 @@ struct InvokeRequest {
 struct InvokeTiming {
   double queue_ms = 0;    // waiting for capacity
   double restore_ms = 0;  // restoring a snapshot
-  double network_ms = 0;  // of restore_ms or boot_ms: giving the VM its egress policy
+  // Of restore_ms or boot_ms: assigning the VM its egress policy on this path (0 for a VM
+  // restored ahead, or for one whose namespace was made ahead with that policy).
+  double network_ms = 0;
   double boot_ms = 0;     // booting a VM
   double init_ms = 0;     // the runtime's init phase
   double handler_ms = 0;

@@ -36,7 +36,8 @@ Result<std::unique_ptr<BootedVm>> BootedVm::boot(const BootSpec& spec) {
   argv.insert(argv.end(), {"--api-sock", files.api_sock});
 
   EMBER_TRY(AgentClient client, AgentClient::listen(files.vsock_uds));
-  EMBER_TRY(SpawnedVmm vmm, spawn_vmm(std::move(argv), std::move(files), spec.network));
+  EMBER_TRY(SpawnedVmm vmm,
+            spawn_vmm(std::move(argv), std::move(files), {spec.network, spec.egress}));
   VmProcess& process = vmm.process;
   auto vmm_exited = [&]() -> Status {
     auto exited = process.wait_for(milliseconds(0));

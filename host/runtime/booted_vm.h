@@ -26,6 +26,7 @@ struct BootSpec {
   std::chrono::milliseconds ready_timeout{std::chrono::seconds(60)};
   // When set, the VM gets a network namespace, a tap and eth0 configured at boot.
   net::HostNetwork* network = nullptr;
+  net::EgressPolicy egress;  // with a network: what the VM may reach, from its first instruction
 };
 
 inline constexpr const char* kCodeDevice = "/dev/vdb";
@@ -38,6 +39,7 @@ class BootedVm : public PooledVm {
   AgentSession& agent() override { return session_; }
   VmProcess& process() override { return vmm_.process; }
   const net::VmNetns* netns() const override { return vmm_.net ? &*vmm_.net : nullptr; }
+  double egress_ms() const override { return vmm_.egress_ms; }
   bool alive() override;
 
   // Pauses the VM, writes a snapshot into `dir` (through `<dir>.tmp`, renamed when

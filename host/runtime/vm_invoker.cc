@@ -97,15 +97,18 @@ Result<std::unique_ptr<VmInvoker>> VmInvoker::create(const InvokerConfig& config
 
 namespace {
 
-PoolOptions pool_options(const InvokerConfig& config, const VmInvokerOptions& options) {
+PoolOptions pool_options(const InvokerConfig& config, const VmInvokerOptions& options,
+                         std::shared_ptr<ForegroundGate> gate) {
   PoolOptions p;
+  p.gate = std::move(gate);
   p.default_ready = options.ready_per_function;
   if (config.max_vm_memory_mib != 0) p.max_mem_mib = config.max_vm_memory_mib;
   p.idle_timeout = options.idle_timeout;
   return p;
 }
 
-RestoredVmOptions restored_options(const InvokerConfig& config) {
+RestoredVmOptions restored_options(const InvokerConfig& config,
+                                   std::shared_ptr<ForegroundGate> gate) {
   RestoredVmOptions r;
   r.vmm_path = config.vmm_path;
   r.run_dir = run_dir(config.state_dir);
@@ -113,7 +116,8 @@ RestoredVmOptions restored_options(const InvokerConfig& config) {
   r.network = config.network;
   if (config.standby_vmms > 0) {
     r.standby = std::make_shared<StandbyStock>(config.vmm_path, r.run_dir, config.standby_vmms,
-                                               config.network);
+                                               VmmNetwork{config.network, config.egress_default},
+                                               std::move(gate));
   }
   return r;
 }
@@ -124,8 +128,8 @@ VmInvoker::VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool
     : config_(config),
       options_(std::move(options)),
       cgroups_(cgroups),
-      pool_(std::make_unique<RestoredVmFactory>(restored_options(config)),
-            pool_options(config, options_)) {
+      pool_(std::make_unique<RestoredVmFactory>(restored_options(config, gate_)),
+            pool_options(config, options_, gate_)) {
   reaper_ = std::thread([this] { reap_idle(); });
 }
 
@@ -138,17 +142,14 @@ std::string VmInvoker::snapshot_dir(const std::string& function,
   return function_snapshots(config_.state_dir, function) + "/" + revision + suffix;
 }
 
-Result<double> VmInvoker::connect_network(PooledVm& vm, const FunctionSpec& fn) {
-  const net::VmNetns* netns = vm.netns();
-  if (config_.network == nullptr || netns == nullptr) return 0.0;
-  const auto start = Clock::now();
-  net::EgressPolicy policy = config_.egress_default;
-  if (!fn.egress.empty()) {
-    EMBER_TRY(net::EgressPolicy own, net::parse_egress_policy(fn.egress));
-    policy = std::move(own);
-  }
-  EMBER_CHECK(config_.network->assign(*netns, policy));
-  return ms_between(start, Clock::now());
+Result<net::EgressPolicy> VmInvoker::egress_policy(const FunctionSpec& fn) const {
+  if (fn.egress.empty()) return config_.egress_default;
+  return net::parse_egress_policy(fn.egress);
+}
+
+Result<SnapshotSpec> VmInvoker::snapshot_spec(const FunctionSpec& fn) const {
+  EMBER_TRY(net::EgressPolicy egress, egress_policy(fn));
+  return SnapshotSpec{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, {}, std::move(egress)};
 }
 
 void VmInvoker::forget(FunctionState& state, std::vector<EnvPtr>& doomed) {
@@ -195,13 +196,14 @@ void VmInvoker::limit(Environment& env, const FunctionSpec& fn) {
 
 Result<VmInvoker::ColdStart> VmInvoker::restore(const FunctionSpec& fn) {
   const auto t0 = Clock::now();
-  SnapshotSpec spec{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, {}};
+  EMBER_TRY(const SnapshotSpec spec, snapshot_spec(fn));
   EMBER_TRY(Lease lease, with_room<Lease>([&] { return pool_.acquire(spec); }));
   ColdStart cold;
+  // A ready VM got its policy in the background: none of it was on this path.
+  cold.timing.network_ms = lease.hit() ? 0 : lease->egress_ms();
   cold.env = std::make_unique<Environment>();
   cold.env->lease.emplace(std::move(lease));
   cold.env->revision = fn.revision_id;
-  EMBER_TRY(cold.timing.network_ms, connect_network(cold.env->vm(), fn));
   cold.timing.restore_ms = ms_between(t0, Clock::now());
   cold.timing.cold = true;
   return cold;
@@ -220,12 +222,11 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   spec.tmp_mib = fn.ephemeral_mb;
   spec.run_dir = run_dir(config_.state_dir);
   spec.network = config_.network;
+  EMBER_TRY(spec.egress, egress_policy(fn));
   const auto t0 = Clock::now();
   EMBER_TRY(MemoryCharge charge,
             with_room<MemoryCharge>([&] { return pool_.charge(fn.memory_mb); }));
   EMBER_TRY(std::unique_ptr<BootedVm> vm, BootedVm::boot(spec));
-  // Before init: a handler may connect at import.
-  EMBER_TRY(const double network_ms, connect_network(*vm, fn));
   const auto t1 = Clock::now();
 
   InitRuntime init;
@@ -240,7 +241,7 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   ColdStart cold;
   cold.timing.cold = true;
   cold.timing.boot_ms = ms_between(t0, t1);
-  cold.timing.network_ms = network_ms;
+  cold.timing.network_ms = vm->egress_ms();
   cold.timing.init_ms = static_cast<double>(result.init_duration_ns) / 1e6;
   cold.init_logs = result.logs;
   if (!result.ok) {
@@ -262,7 +263,10 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   cold.env->charge.emplace(std::move(charge));
   cold.env->booted = std::move(vm);
   cold.env->revision = fn.revision_id;
-  if (snap.ok()) pool_.ensure({snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, {}}, options_.ready_per_function);
+  if (snap.ok()) {
+    SnapshotSpec clone{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, {}, spec.egress};
+    pool_.ensure(clone, options_.ready_per_function);
+  }
   return cold;
 }
 
@@ -301,7 +305,9 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
   const auto start = Clock::now();
   ColdStart cold;
   cold.env = take_warm(fn);
+  std::optional<ForegroundGate::Scope> foreground;  // a cold start: refills wait until its end
   if (!cold.env) {
+    foreground.emplace(gate_->enter());
     EMBER_TRY(ColdStart made, cold_start(request));
     if (made.init_failure) {
       made.init_failure->timing = made.timing;

@@ -75,9 +75,10 @@ class VmInvoker : public Invoker {
   Result<ColdStart> boot_and_init(const InvokeRequest& request);
   Result<ColdStart> restore(const FunctionSpec& fn);
   void limit(Environment& env, const FunctionSpec& fn);
-  // Gives the VM's namespace the function's egress policy (until then it reaches nothing);
-  // how long that took, in ms.
-  Result<double> connect_network(PooledVm& vm, const FunctionSpec& fn);
+  // The function's own egress policy, else emberd's default.
+  Result<net::EgressPolicy> egress_policy(const FunctionSpec& fn) const;
+  // What restoring fn's current revision takes (egress_policy included).
+  Result<SnapshotSpec> snapshot_spec(const FunctionSpec& fn) const;
   void give_back(const FunctionSpec& fn, EnvPtr env);
   void forget(FunctionState& state, std::vector<EnvPtr>& doomed);
   // At the memory cap: destroys the least recently used warm VM of any function (its
@@ -92,6 +93,8 @@ class VmInvoker : public Invoker {
   const InvokerConfig config_;
   const VmInvokerOptions options_;
   const bool cgroups_;
+  // Held by every cold start: the pool's and the standby stock's refills wait behind it.
+  const std::shared_ptr<ForegroundGate> gate_ = std::make_shared<ForegroundGate>();
   VmPool pool_;
 
   std::mutex mu_;

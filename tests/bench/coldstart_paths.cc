@@ -28,7 +28,7 @@ double ms_since(Clock::time_point from) {
 
 Result<host::SpawnedVmm> spawn_listening_standby(const std::string& vmm, const std::string& run_dir,
                                                  const std::vector<std::string>& extra_args) {
-  EMBER_TRY(host::SpawnedVmm standby, host::spawn_standby_vmm(vmm, run_dir, nullptr, extra_args));
+  EMBER_TRY(host::SpawnedVmm standby, host::spawn_standby_vmm(vmm, run_dir, {}, extra_args));
   const auto deadline = Clock::now() + kRestoreTimeout;
   while (::access(standby.files.api_sock.c_str(), F_OK) != 0) {
     auto exited = standby.process.wait_for(milliseconds(5));

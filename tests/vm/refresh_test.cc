@@ -144,7 +144,7 @@ TEST_F(SnapshotClones, PoolHandsOutAWorkingVmAtOnce) {
 TEST_F(SnapshotClones, StandbyVmmRestoresOnRequestAfterABadOne) {
   ASSERT_NE(dir_, nullptr);
   const std::string run_dir = "/tmp";
-  auto standby = host::spawn_standby_vmm(GuestArtifacts::find().vmm, run_dir, nullptr);
+  auto standby = host::spawn_standby_vmm(GuestArtifacts::find().vmm, run_dir, {});
   ASSERT_TRUE(standby.ok()) << standby.error().message();
   // Any other request is refused, and the standby VMM keeps waiting.
   auto other = host::vm_control_request(standby->files.api_sock, R"({"op":"stats"})", kRestoreTimeout);
