@@ -135,6 +135,8 @@ Emberd& emberd() {
       std::perror("emberd_request: mkdtemp");
       std::exit(1);
     }
+    static std::string made = tmpl;
+    std::atexit([] { std::filesystem::remove_all(made); });
     return new Emberd(tmpl);  // lives as long as the process: threads serve from it
   }();
   return *instance;

@@ -10,7 +10,8 @@
 3. Restore: cold starts from the function's init snapshot (each function booted once, then
    emberd restarted, so that its first call restores), as bench-invoke measures them: the
    restore figure of X-Ember-Timing and the client's whole cold invoke, on an emberd with
-   --network off and on one with networking. Medians, p99 and the difference.
+   --network off and on one with networking, both running, restores interleaved between
+   them. Medians, p99 and the difference.
 
 The guest's workload is tests/e2e/net_guest.py, the servers those of tests/e2e/outside_network.py;
 functions have the default egress policy (internet), which admits 198.51.100.0/24.
@@ -117,46 +118,59 @@ def datapath(args, outside, client):
     return out
 
 
-def restores(args, outside, network):
-    """Cold starts by restore on an emberd with networking on or off: (client ms, restore ms,
-    the part of restore spent giving the VM its egress policy)."""
-    state = tempfile.mkdtemp(prefix=f"ember-bench-net-restore-{'on' if network else 'off'}-")
-    extra = ["--dns", outside.ip] if network else ["--network", "off"]
-    code = guest_code()
+def restores(args, outside):
+    """Cold starts by restore on two emberds run side by side, one with --network off and one
+    with networking, interleaved (alternating which goes first): per mode, (client ms, restore
+    ms, the part of restore spent giving the VM its egress policy)."""
+    modes = {"off": ["--network", "off"], "on": ["--dns", outside.ip]}
+    states = {mode: tempfile.mkdtemp(prefix=f"ember-bench-net-restore-{mode}-") for mode in modes}
     names = [f"cold{i}" for i in range(args.cold_runs)]
-    client_ms, restore_ms, net_ms = [], [], []
-    d = Emberd(args, state, extra_args=extra)
+    results = {mode: ([], [], []) for mode in modes}
+    code = guest_code()
+    daemons = {}
     try:
-        for name in names:
-            create(d, name, code, args.memory)
-            invoke(d, name, {"op": "noop"})  # boot + init + the snapshot every later cold start restores
-        if d.stop() != 0:
-            sys.exit(f"bench-net: emberd did not stop cleanly\n{d.output()}")
+        for mode, extra in modes.items():
+            daemons[mode] = Emberd(args, states[mode], extra_args=extra)
+            for name in names:
+                create(daemons[mode], name, code, args.memory)
+                invoke(daemons[mode], name, {"op": "noop"})  # boot + init + the snapshot later restored
+            if daemons.pop(mode).stop() != 0:
+                sys.exit(f"bench-net: emberd (network {mode}) did not stop cleanly")
         # After a restart no VM is warm or ready: each first call restores its snapshot.
-        d = Emberd(args, state, extra_args=extra)
+        for mode, extra in modes.items():
+            daemons[mode] = Emberd(args, states[mode], extra_args=extra)
         for i, name in enumerate(names):
-            # Standby VMMs (and, with networking, their namespaces) are made in the background,
-            # and each restore starts a background refill: let that finish, so that every
-            # restore is measured alike, on a standby VMM that is ready and an idle host.
-            time.sleep(args.settle_s)
-            _, elapsed, t = invoke(d, name, {"op": "noop"})
-            if t.get("start") != "cold" or t.get("boot", 0) > 0 or t.get("restore", 0) <= 0:
-                sys.exit(f"bench-net: {name}'s first call after the restart was no restore: {t}")
-            client_ms.append(elapsed)
-            restore_ms.append(t["restore"])
-            net_ms.append(t.get("net", 0.0))
-            log(f"  network {'on ' if network else 'off'}: restore {i + 1}/{len(names)}: "
-                f"{elapsed:.1f} ms (restore {t['restore']:.1f} ms, of it network {t.get('net', 0.0):.2f} ms)")
+            for mode in (("off", "on") if i % 2 == 0 else ("on", "off")):
+                d = daemons[mode]
+                # Standby VMMs (with networking, in namespaces of their own) and ready VMs are
+                # made in the background after each restore: let that finish, so that every
+                # restore is measured alike, on a standby VMM that is ready and an idle host.
+                time.sleep(args.settle_s)
+                _, elapsed, t = invoke(d, name, {"op": "noop"})
+                if t.get("start") != "cold" or t.get("boot", 0) > 0 or t.get("restore", 0) <= 0:
+                    sys.exit(f"bench-net: {name}'s first call after the restart was no restore: {t}")
+                client_ms, restore_ms, net_ms = results[mode]
+                client_ms.append(elapsed)
+                restore_ms.append(t["restore"])
+                net_ms.append(t.get("net", 0.0))
+                log(f"  network {mode:3}: restore {i + 1}/{len(names)}: {elapsed:.1f} ms "
+                    f"(restore {t['restore']:.1f} ms, of it network {t.get('net', 0.0):.2f} ms)")
+                if name != names[-1]:
+                    # Its VMs (warm and ready) go, so the host holds only what the next needs.
+                    d.request("DELETE", f"{API}/{name}")
         # The restored VM's network is what the mode says it is.
-        reach = invoke(d, names[0], {"op": "connect", "host": outside.ip, "port": outside.HTTP_PORTS[0],
-                                     "timeout": 5})[0]
-        if reach["ok"] != network:
-            sys.exit(f"bench-net: with --network {'on' if network else 'off'} a restored guest's connect "
-                     f"to the outside gave {reach}")
+        for mode, d in daemons.items():
+            reach = invoke(d, names[-1], {"op": "connect", "host": outside.ip,
+                                          "port": outside.HTTP_PORTS[0], "timeout": 5})[0]
+            if reach["ok"] != (mode == "on"):
+                sys.exit(f"bench-net: with network {mode} a restored guest's connect to the outside "
+                         f"gave {reach}")
     finally:
-        d.stop()
-        shutil.rmtree(state, ignore_errors=True)
-    return client_ms, restore_ms, net_ms
+        for d in daemons.values():
+            d.stop()
+        for state in states.values():
+            shutil.rmtree(state, ignore_errors=True)
+    return results["off"], results["on"]
 
 
 def row(label, values, unit, fmt=".2f"):
@@ -170,7 +184,7 @@ def main():
     p.add_argument("--rounds", type=int, default=5, help="interleaved throughput/latency rounds (default 5)")
     p.add_argument("--mib", type=int, default=64, help="MiB sent per throughput run (default 64)")
     p.add_argument("--requests", type=int, default=100, help="HTTP GETs per latency round (default 100)")
-    p.add_argument("--cold-runs", type=int, default=5, help="restores per network mode (default 5)")
+    p.add_argument("--cold-runs", type=int, default=9, help="restores per network mode (default 9)")
     p.add_argument("--memory", type=int, default=1769, help="the functions' MemorySize (default 1769)")
     p.add_argument("--settle-s", type=float, default=15,
                    help="idle seconds before each timed restore, for background refills (default 15)")
@@ -184,9 +198,9 @@ def main():
     with OutsideNetwork() as outside, ClientNetwork() as client:
         log(f"data path: {args.rounds} rounds of {args.mib} MiB and {args.requests} GETs, guest and baseline")
         data = datapath(args, outside, client)
-        log(f"restores: {args.cold_runs} per mode, --network off then on")
-        off_ms, off_restore, _ = restores(args, outside, network=False)
-        on_ms, on_restore, on_net = restores(args, outside, network=True)
+        log(f"restores: {args.cold_runs} per mode, on an emberd with --network off and one with "
+            f"networking, interleaved")
+        (off_ms, off_restore, _), (on_ms, on_restore, on_net) = restores(args, outside)
 
     print(f"guest requests arrive outside from {data['guest_seen_as']} (NAT), the baseline's from "
           f"{data['base_seen_as']}; the guest resolves outside.test to {data['guest_resolved']}")
