@@ -236,8 +236,11 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   init.code_device = kCodeDevice;
   init.task_root = kTaskRoot;
   init.init_timeout_ms = static_cast<uint32_t>(options_.init_timeout.count());
-  EMBER_TRY(InitResult result,
-            vm->agent().init_runtime(init, options_.init_timeout + std::chrono::seconds(5)));
+  auto initialized =
+      vm->agent().init_runtime(init, options_.init_timeout + std::chrono::seconds(5));
+  // The VM went away during init (its VMM's last words say why), or the agent did not answer.
+  if (!initialized.ok()) return with_vmm_output(initialized.error(), vm->process());
+  InitResult result = std::move(initialized).value();
   ColdStart cold;
   cold.timing.cold = true;
   cold.timing.boot_ms = ms_between(t0, t1);
