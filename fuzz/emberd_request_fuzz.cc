@@ -6,7 +6,7 @@
 //
 // Input: the first byte picks the listener (even: the Unix socket, which is trusted and
 // reaches the routes; odd: TCP on loopback, where every request must be signed), the rest
-// is sent as is, then the client's side is shut. Invariants: every answer is an HTTP/1.1
+// is sent as is, then the client's side is shut. Invariants: the first answer is an HTTP/1.x
 // status line with a code in 200-499 (a 5xx is a route failing on bad input: a finding),
 // the server closes the connection within a deadline once the input is used up, and it
 // still answers a well-formed request afterwards.
@@ -201,12 +201,12 @@ std::string exchange(bool tcp, std::string_view request) {
   }
 }
 
-// Every status line in the answer (found by "HTTP/1.1 " at the start of a response): a code
-// in 200-499. Bodies may contain that text too, so only the first response is parsed
-// strictly and the rest are checked where a status line is recognizable.
+// The first answer's status line: HTTP/1.1, or HTTP/1.0 for a 1.0 request, with a code in
+// 200-499. (Later answers on a pipelined connection are not parsed: bodies may contain
+// anything.)
 void check_answer(std::string_view answer) {
   if (answer.empty()) return;  // closed without answering: a connection reset mid-request
-  EMBER_FUZZ_ASSERT(answer.substr(0, 9) == "HTTP/1.1 ");
+  EMBER_FUZZ_ASSERT(answer.substr(0, 9) == "HTTP/1.1 " || answer.substr(0, 9) == "HTTP/1.0 ");
   EMBER_FUZZ_ASSERT(answer.size() >= 12);
   const std::string_view code = answer.substr(9, 3);
   for (char c : code) EMBER_FUZZ_ASSERT(c >= '0' && c <= '9');
@@ -280,6 +280,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool tcp = (data[0] & 1) != 0;
   const std::string_view request(reinterpret_cast<const char*>(data) + 1, size - 1);
   check_answer(exchange(tcp, request));
+  // The connection's thread is done too (and no serving thread is mid-request when the run
+  // ends, which LeakSanitizer would report).
+  EMBER_FUZZ_ASSERT(emberd().server.wait_idle(std::chrono::seconds(5)));
   if (++runs % 256 == 0) check_alive();
   return 0;
 }
