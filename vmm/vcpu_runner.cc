@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "vmm/logger.h"
+#include "vmm/seccomp/thread_filters.h"
 
 namespace ember::vmm {
 namespace {
@@ -123,6 +124,15 @@ void VcpuRunner::thread_main() {
   char name[16];
   std::snprintf(name, sizeof(name), "vcpu%u", vcpu_.id());
   ::pthread_setname_np(::pthread_self(), name);
+  // Before anything the guest controls: this thread's filter on top of the start-up one
+  // it inherited (thread_filters.h).
+  if (ctx_.seccomp != nullptr) {
+    if (Status s = ctx_.seccomp->load(); !s.ok()) {
+      fail(ExitCode::kVmmError, "vcpu " + std::to_string(vcpu_.id()) + ": " + s.error().message());
+      return;
+    }
+  }
+  if (ctx_.test_forbidden_syscall && vcpu_.id() == 0) seccomp::make_forbidden_vcpu_syscall();
   t_current_run = vcpu_.run_data();
   bool first = true;
   // A kick after this check sets immediate_exit, so KVM_RUN returns at once.

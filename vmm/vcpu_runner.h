@@ -17,6 +17,10 @@
 
 namespace ember::vmm {
 
+namespace seccomp {
+class Program;
+}
+
 // The first request wins; later ones are ignored. Thread-safe.
 class ExitRequest {
  public:
@@ -73,6 +77,10 @@ struct RunContext {
   std::chrono::steady_clock::time_point start_time{};
   PauseGate* pause = nullptr;        // may be null: never paused
   ExitCounters* counters = nullptr;  // may be null: not counted
+  // Loaded by each vCPU thread before its first KVM_RUN; null: none (--seccomp off, tests).
+  const seccomp::Program* seccomp = nullptr;
+  // --test-forbidden-syscall-on-vcpu: vCPU 0 makes a call its filter forbids, once loaded.
+  bool test_forbidden_syscall = false;
 };
 
 class VcpuRunner {

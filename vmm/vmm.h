@@ -15,6 +15,7 @@
 #include "vmm/event_loop.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/memory/guest_memory.h"
+#include "vmm/seccomp/thread_filters.h"
 #include "vmm/snapshot/snapshot_state.h"
 #include "vmm/vcpu_runner.h"
 #include "vmm/virtio/mmio_transport.h"
@@ -66,7 +67,10 @@ class Vmm final : public ControlTarget {
 
   // Starts one thread per vCPU, runs the event loop on this thread until the guest or a
   // device ends the VM, stops and joins every vCPU, and returns the exit code. Call once.
-  ExitCode run();
+  // With `filters` (whose startup filter this thread has loaded), each vCPU thread loads
+  // filters->vcpu before its first KVM_RUN and this thread loads filters->event_loop once
+  // they are all started (thread_filters.h gives the order).
+  ExitCode run(const seccomp::ThreadFilters* filters = nullptr);
   const std::string& exit_reason() const { return exit_reason_; }
   const Serial& serial() const { return *serial_; }
 
@@ -139,8 +143,8 @@ class Vmm final : public ControlTarget {
 // process exit code.
 ExitCode run(const VmmConfig& config);
 // Runs a built or restored VM to its end and logs the outcome (vmm.cc).
-ExitCode run_to_exit(Vmm& vmm, const VmmConfig& config);
-// ember-vmm --standby (vmm_standby.cc).
-ExitCode run_standby(const VmmConfig& flags);
+ExitCode run_to_exit(Vmm& vmm, const VmmConfig& config, const seccomp::ThreadFilters* filters);
+// ember-vmm --standby (vmm_standby.cc), its startup filter already loaded when filters is set.
+ExitCode run_standby(const VmmConfig& flags, const seccomp::ThreadFilters* filters);
 
 }  // namespace ember::vmm

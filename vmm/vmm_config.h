@@ -10,6 +10,7 @@
 
 #include "common/result.h"
 #include "vmm/logger.h"
+#include "vmm/seccomp/mode.h"
 
 namespace ember::vmm {
 
@@ -60,6 +61,12 @@ struct VmmConfig {
   // --standby: create the KVM VM, then wait on api_sock for one {"op":"restore",...}
   // request (vmm_standby.cc), so a restore skips exec and start-up.
   bool standby = false;
+  // --seccomp: what each thread's filter does with a call outside its list (kill, log),
+  // or no filters (off). vmm/seccomp/thread_filters.h has the roles and their order.
+  seccomp::Mode seccomp = seccomp::Mode::kKill;
+  // --test-forbidden-syscall-on-vcpu (tests only): vCPU 0 makes a system call its filter
+  // forbids as soon as it has loaded it.
+  bool test_forbidden_syscall_on_vcpu = false;
   // When main() started; the "first KVM_RUN after N us" line is measured from here.
   std::chrono::steady_clock::time_point start_time = std::chrono::steady_clock::now();
 };

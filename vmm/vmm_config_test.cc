@@ -34,6 +34,39 @@ TEST(Flags, DefaultsWithOnlyKernel) {
   EXPECT_FALSE(c.root.has_value());
   EXPECT_FALSE(c.console);
   EXPECT_EQ(c.log_level, LogLevel::kWarn);
+  EXPECT_EQ(c.seccomp, seccomp::Mode::kKill);
+  EXPECT_FALSE(c.test_forbidden_syscall_on_vcpu);
+}
+
+TEST(Flags, SeccompModesInEveryMode) {
+  const std::pair<const char*, seccomp::Mode> modes[] = {
+      {"kill", seccomp::Mode::kKill}, {"log", seccomp::Mode::kLog}, {"off", seccomp::Mode::kOff}};
+  for (const auto& [name, mode] : modes) {
+    auto boot = parse({"--kernel", "/k", "--seccomp", name});
+    ASSERT_TRUE(boot.ok()) << boot.error().message();
+    EXPECT_EQ(boot->config.seccomp, mode);
+    auto restore = parse({"--restore", "/snap", "--seccomp", name});
+    ASSERT_TRUE(restore.ok()) << restore.error().message();
+    EXPECT_EQ(restore->config.seccomp, mode);
+    auto standby = parse({"--standby", "--api-sock", "/a", "--seccomp", name});
+    ASSERT_TRUE(standby.ok()) << standby.error().message();
+    EXPECT_EQ(standby->config.seccomp, mode);
+  }
+  auto hook = parse({"--kernel", "/k", "--test-forbidden-syscall-on-vcpu"});
+  ASSERT_TRUE(hook.ok()) << hook.error().message();
+  EXPECT_TRUE(hook->config.test_forbidden_syscall_on_vcpu);
+  EXPECT_EQ(hook->config.seccomp, seccomp::Mode::kKill);
+}
+
+TEST(Flags, BadSeccompModeNamesTheAcceptedOnes) {
+  for (const char* bad : {"strict", "", "KILL", "trap"}) {
+    auto p = parse({"--kernel", "/k", "--seccomp", bad});
+    ASSERT_FALSE(p.ok()) << bad;
+    EXPECT_NE(p.error().message().find("--seccomp must be kill, log or off"), std::string::npos)
+        << p.error().message();
+  }
+  EXPECT_NE(usage_text().find("--seccomp"), std::string::npos);
+  EXPECT_NE(usage_text().find("for tests only"), std::string::npos);
 }
 
 TEST(Flags, AllFlags) {

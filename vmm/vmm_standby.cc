@@ -68,7 +68,7 @@ Result<PendingRestore> await_restore_request(const std::string& api_sock) {
 
 }  // namespace
 
-ExitCode run_standby(const VmmConfig& flags) {
+ExitCode run_standby(const VmmConfig& flags, const seccomp::ThreadFilters* filters) {
   auto vmm = Vmm::create_for_restore(flags);
   if (!vmm.ok()) {
     log_error(vmm.error().message());
@@ -101,7 +101,7 @@ ExitCode run_standby(const VmmConfig& flags) {
     log_error(loaded.error().message());
     return ExitCode::kVmmError;
   }
-  return run_to_exit(**vmm, config);
+  return run_to_exit(**vmm, config, filters);
 }
 
 }  // namespace ember::vmm
