@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 
 extern char** environ;
@@ -229,11 +230,43 @@ std::string VmProcess::stdout_output(size_t max_bytes) const {
   return read_tail(stdout_fd_, max_bytes);
 }
 
-Error with_vmm_output(Error error, const VmProcess& process) {
+namespace {
+
+std::string describe_vmm_exit(int exit_code) {
+  if (exit_code > 128) {
+    const int signal = exit_code - 128;
+    const char* name = ::sigabbrev_np(signal);
+    std::string how = "was killed by " + (name != nullptr ? "SIG" + std::string(name)
+                                                           : "signal " + std::to_string(signal));
+    if (signal == SIGSYS) {
+      how += " (it made a system call its seccomp filter forbids; run it with --seccomp log "
+             "and look for audit type=1326 records in dmesg to see which)";
+    }
+    return how;
+  }
+  static const char* const kMeanings[] = {"the guest shut down", "a VMM error", "a usage error",
+                                          "the guest crashed"};
+  std::string how = "exited with status " + std::to_string(exit_code);
+  if (exit_code >= 0 && exit_code < 4) how += " (" + std::string(kMeanings[exit_code]) + ")";
+  return how;
+}
+
+}  // namespace
+
+std::string describe_vmm_end(VmProcess& process) {
+  constexpr std::chrono::milliseconds kExitGrace{200};
+  auto exited = process.wait_for(kExitGrace);
+  if (!exited.ok() || !exited->has_value()) return {};
+  return "ember-vmm " + describe_vmm_exit(**exited);
+}
+
+Error with_vmm_output(Error error, VmProcess& process) {
+  std::string detail = describe_vmm_end(process);
   std::string output = process.stderr_output(4096);
   while (!output.empty() && output.back() == '\n') output.pop_back();
-  if (output.empty()) return error;
-  return make_error(error.message(), "ember-vmm stderr:\n" + output);
+  if (!output.empty()) detail += (detail.empty() ? "" : "; ") + ("ember-vmm stderr:\n" + output);
+  if (detail.empty()) return error;
+  return make_error(error.message(), detail);
 }
 
 bool VmProcess::alive() {

@@ -101,7 +101,12 @@ class VmProcess {
 // it exits 0 within timeout (it is killed then).
 Status run_tool(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
 
-// The error with the process's last stderr lines appended ("...: ember-vmm stderr:\n...").
-Error with_vmm_output(Error error, const VmProcess& process);
+// How the VMM ended, if it ends within a moment (it may still be on its way out after
+// closing its sockets): "ember-vmm exited with status 3 (the guest crashed)", "ember-vmm was
+// killed by SIGSYS (...)"; empty while it runs.
+std::string describe_vmm_end(VmProcess& process);
+
+// The error with describe_vmm_end and the VMM's last stderr lines appended.
+Error with_vmm_output(Error error, VmProcess& process);
 
 }  // namespace ember::host

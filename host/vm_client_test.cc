@@ -151,5 +151,24 @@ TEST_F(VmProcessTest, MissingBinaryIsAnError) {
   EXPECT_FALSE(VmProcess::spawn(no_kernel).ok());
 }
 
+TEST_F(VmProcessTest, AnErrorSaysHowTheVmmEnded) {
+  auto sigsys = VmProcess::spawn_command({"sh", "-c", "echo 'last words' >&2; kill -SYS $$"});
+  ASSERT_TRUE(sigsys.ok()) << sigsys.error().message();
+  const std::string killed = with_vmm_output(make_error("invoke", "closed"), *sigsys).message();
+  EXPECT_NE(killed.find("ember-vmm was killed by SIGSYS"), std::string::npos) << killed;
+  EXPECT_NE(killed.find("--seccomp log"), std::string::npos) << killed;
+  EXPECT_NE(killed.find("last words"), std::string::npos) << killed;
+
+  auto crashed = VmProcess::spawn_command({"sh", "-c", "exit 3"});
+  ASSERT_TRUE(crashed.ok());
+  EXPECT_EQ(describe_vmm_end(*crashed), "ember-vmm exited with status 3 (the guest crashed)");
+
+  auto running = VmProcess::spawn_command({"sleep", "30"});
+  ASSERT_TRUE(running.ok());
+  EXPECT_EQ(describe_vmm_end(*running), "");
+  EXPECT_EQ(with_vmm_output(make_error("invoke", "closed"), *running).message(),
+            "invoke: closed");
+}
+
 }  // namespace
 }  // namespace ember::host

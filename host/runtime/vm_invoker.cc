@@ -343,10 +343,13 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
       out = function_error(error_payload("Sandbox.Timedout", timed_out_message(request)), "");
       out.duration_ms = fn.timeout_s * 1000.0;
     } else {
+      // Say how the VMM ended (a guest crash, a seccomp kill), when it did.
+      const std::string end = describe_vmm_end(env.vm().process());
       out = function_error(error_payload("Runtime.ExitError",
                                          "RequestId: " + request.request_id +
                                              " Error: the execution environment stopped: " +
-                                             result.error().message()),
+                                             result.error().message() +
+                                             (end.empty() ? "" : "; " + end)),
                            "");
       out.duration_ms = ms_between(handler_start, handler_end);
     }
