@@ -269,8 +269,27 @@ Status Vmm::create_vcpus() {
   return {};
 }
 
+void Vmm::open_kvm_stats() {
+  auto vm = KvmStats::open(vm_->fd());
+  if (!vm.ok()) {
+    log_debug("no KVM statistics in {\"op\":\"stats\"}: " + vm.error().message());
+    return;
+  }
+  vm_stats_.emplace(std::move(vm).value());
+  for (const Vcpu& vcpu : vcpus_) {
+    auto stats = KvmStats::open(vcpu.fd());
+    if (!stats.ok()) {
+      log_debug("no vCPU statistics: " + stats.error().message());
+      vcpu_stats_.clear();
+      return;
+    }
+    vcpu_stats_.push_back(std::move(stats).value());
+  }
+}
+
 ExitCode Vmm::run(const seccomp::ThreadFilters* filters) {
   ::signal(SIGPIPE, SIG_IGN);  // a vanished vsock peer must not kill the VMM
+  open_kvm_stats();
   Status s = VcpuRunner::install_kick_handler();
   if (!s.ok()) {
     exit_reason_ = s.error().message();

@@ -14,6 +14,7 @@
 #include "vmm/devices/serial.h"
 #include "vmm/event_loop.h"
 #include "vmm/kvm/kvm.h"
+#include "vmm/kvm/kvm_stats.h"
 #include "vmm/memory/guest_memory.h"
 #include "vmm/seccomp/thread_filters.h"
 #include "vmm/snapshot/snapshot_state.h"
@@ -110,6 +111,7 @@ class Vmm final : public ControlTarget {
                             int irq_fd, const std::vector<int>& notify_fds);
   Status load_guest();
   Status create_vcpus();
+  void open_kvm_stats();
   void on_reset_request();
 
   VmmConfig config_;
@@ -131,6 +133,9 @@ class Vmm final : public ControlTarget {
 
   std::vector<Vcpu> vcpus_;
   std::vector<std::unique_ptr<VcpuRunner>> runners_;
+  // KVM's statistics for {"op":"stats"}, opened before the vCPUs run; none on old kernels.
+  std::optional<KvmStats> vm_stats_;
+  std::vector<KvmStats> vcpu_stats_;
 
   PauseGate pause_gate_;
   ExitCounters exit_counters_;

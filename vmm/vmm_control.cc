@@ -1,4 +1,6 @@
 // Vmm as a ControlTarget: pause, resume, stats and snapshot capture.
+#include <sys/resource.h>
+
 #include <chrono>
 
 #include "vmm/logger.h"
@@ -50,6 +52,19 @@ ControlStats Vmm::stats() const {
               {"other", c.other.load()}};
   st.mem_mib = config_.mem_mib;
   st.vcpus = config_.vcpus;
+  if (vm_stats_) {
+    auto vm = vm_stats_->read();
+    if (vm.ok()) st.kvm_vm = std::move(vm).value();
+  }
+  for (const KvmStats& vcpu : vcpu_stats_) {
+    auto values = vcpu.read();
+    if (values.ok()) add_stats(st.kvm_vcpus, *values);
+  }
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) == 0) {
+    st.host_minor_faults = static_cast<uint64_t>(usage.ru_minflt);
+    st.host_major_faults = static_cast<uint64_t>(usage.ru_majflt);
+  }
   return st;
 }
 

@@ -26,7 +26,10 @@ std::string stats_reply(const ControlStats& st) {
                    {"uptime_ms", st.uptime_ms},
                    {"exits", exits},
                    {"mem_mib", st.mem_mib},
-                   {"vcpus", st.vcpus}});
+                   {"vcpus", st.vcpus},
+                   {"kvm", {{"vm", st.kvm_vm}, {"vcpus", st.kvm_vcpus}}},
+                   {"host_faults",
+                    {{"minor", st.host_minor_faults}, {"major", st.host_major_faults}}}});
 }
 
 // The request as a JSON object, or an error naming what is wrong with it.

@@ -17,6 +17,11 @@ struct ControlStats {
   std::map<std::string, uint64_t> exits;  // "io", "mmio", ... -> count
   uint64_t mem_mib = 0;
   uint32_t vcpus = 0;
+  // KVM's binary statistics (pf_taken, pf_fixed, exits, ...): the VM's, and the vCPUs'
+  // summed; empty where the kernel has none.
+  std::map<std::string, uint64_t> kvm_vm, kvm_vcpus;
+  // The VMM process's own page faults (getrusage): minor, and major (read from disk).
+  uint64_t host_minor_faults = 0, host_major_faults = 0;
 };
 
 // What the control socket drives; the Vmm in production, a fake in tests. Called on the

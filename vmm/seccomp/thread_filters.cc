@@ -54,6 +54,8 @@ constexpr unsigned long kSetupRequests[] = {
     KVM_SET_LAPIC,        KVM_SET_MP_STATE,       KVM_SET_XCRS,
     KVM_SET_DEBUGREGS,    KVM_SET_VCPU_EVENTS,    kvm_abi::kSetMsrs,
     kvm_abi::kSetXsave,   kvm_abi::kSetCpuid2,    KVM_SET_TSC_KHZ,
+    // KVM's statistics files, opened before the vCPUs run (kvm_stats.h).
+    KVM_GET_STATS_FD,
     // The tap (vmm/virtio/net.cc): checked and given its vnet header size when attached.
     TUNGETIFF,            TUNSETVNETHDRSZ,
 };
@@ -143,6 +145,8 @@ std::vector<Rule> event_loop_rules(pid_t pid) {
   add_ioctls(r, kSnapshotRequests);
   add(r, {SYS_openat, SYS_newfstatat, SYS_mkdir, SYS_pwrite64, SYS_ftruncate, SYS_fsync,
           SYS_rename, SYS_unlink});
+  // {"op":"stats"}: KVM's statistics files and the process's page faults.
+  add(r, {SYS_pread64, SYS_getrusage});
   // Pausing kicks the vCPU threads (tgkill, in base_rules); the end of the VM unlinks the
   // socket files.
   return r;
