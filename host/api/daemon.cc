@@ -104,6 +104,7 @@ struct Daemon {
     api.accept_events(*events);
     event_config_api.add_routes(api.router());
     url_api.add_routes(api.router());
+    url_api.check_signatures_with(authenticator);  // AWS_IAM URLs, on every listener
     scheduler_api.add_routes(api.router());
     mapping_api.add_routes(api.router());
     pollers.add_routes(api.router());

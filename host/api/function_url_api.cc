@@ -22,6 +22,7 @@ using nlohmann::json;
 constexpr char kConfigPath[] = "/2021-10-31/functions/{name}/url";
 constexpr char kUrlPrefix[] = "/lambda-url/";
 constexpr size_t kMaxEventBytes = 6 * 1024 * 1024;  // Lambda's synchronous payload limit
+constexpr char kAwsIam[] = "AWS_IAM";
 constexpr char kQualifierPattern[] = "((?!^\\d+$)^[0-9a-zA-Z-_]+$)";
 
 // A URL config's CreationTime and LastModifiedTime: "2026-12-01T19:54:02.123000Z".
@@ -42,13 +43,7 @@ ApiStatus check_qualifier(const std::string& qualifier) {
 }
 
 ApiStatus check_auth_type(const std::string& auth_type) {
-  if (auth_type == "NONE") return {};
-  if (auth_type == "AWS_IAM") {
-    return invalid_parameter(
-        "AuthType AWS_IAM is not supported by Ember yet: IAM-signed (SigV4) function URLs arrive "
-        "with API authentication. Use AuthType NONE, which lets anyone who can reach emberd "
-        "call the URL.");
-  }
+  if (auth_type == "NONE" || auth_type == kAwsIam) return {};
   return constraint_violation("authType", auth_type,
                               "Member must satisfy enum value set: [AWS_IAM, NONE]");
 }
@@ -96,6 +91,28 @@ ApiError no_url_config() {
 HttpResponse url_error(int status, const std::string& type, const std::string& message) {
   HttpResponse response = json_response(status, json{{"Message", message}});
   response.set_header("x-amzn-ErrorType", type);
+  return response;
+}
+
+// Every request to an AWS_IAM URL, when emberd has no keys to check a signature with.
+ApiError no_keys_refusal() {
+  return {403, "AccessDeniedException",
+          "Forbidden. This function URL's AuthType is AWS_IAM, but emberd was started without "
+          "--credentials, so no signature can be checked: restart emberd with --credentials "
+          "FILE and sign requests (SigV4, service lambda) with one of its keys, or make the URL "
+          "public with AuthType NONE."};
+}
+
+// The 403 for a request an AWS_IAM URL refuses, as Lambda's URLs answer: an unsigned request
+// gets {"Message":"Forbidden"}; a signed one that fails a check gets AWS's SigV4 refusal, its
+// reason in "message".
+HttpResponse url_refusal(const ApiError& refusal) {
+  if (refusal.type == "MissingAuthenticationTokenException") {
+    return url_error(403, "AccessDeniedException", "Forbidden");
+  }
+  if (refusal.type == "AccessDeniedException") return url_error(403, refusal.type, refusal.message);
+  HttpResponse response = json_response(403, json{{"message", refusal.message}});
+  response.set_header("x-amzn-ErrorType", refusal.type);
   return response;
 }
 
@@ -155,6 +172,20 @@ ApiResult<FunctionUrlConfig> FunctionUrlApi::config_of(const std::string& name) 
   if (config.ok()) return std::move(config).value();
   if (config.error().code == ENOENT) return no_url_config();
   return service_error("read the URL of " + name + ": " + config.error().message());
+}
+
+std::optional<HttpResponse> FunctionUrlApi::refuse_unauthorized(const FunctionUrlConfig& config,
+                                                                const HttpRequest& request) const {
+  if (config.auth_type != kAwsIam) return std::nullopt;
+  ApiError refusal = no_keys_refusal();
+  if (authenticator_ != nullptr && authenticator_->has_keys()) {
+    const ApiStatus verified =
+        authenticator_->verify(request, static_cast<int64_t>(::time(nullptr)), {"lambda"});
+    if (verified.ok()) return std::nullopt;
+    refusal = verified.error();
+  }
+  log_refused_request(request, refusal, "function URL");
+  return url_refusal(refusal);
 }
 
 namespace {
@@ -309,6 +340,12 @@ HttpResponse FunctionUrlApi::serve(const HttpRequest& request, const RouteParams
     if (parsed.ok()) cors = std::move(parsed).value();
   }
   if (has_cors && is_preflight(request)) return preflight_response(cors, request);
+  if (auto refused = refuse_unauthorized(config.value(), request)) {
+    if (has_cors) add_cors_headers(cors, request, *refused);
+    if (request.method == "HEAD") refused->body.clear();
+    refused->set_header("x-amzn-RequestId", random_uuid());
+    return std::move(*refused);
+  }
 
   // The path after "/lambda-url/<id>", as sent; "/" at the URL's root.
   const size_t rest = request.path.find('/', std::string_view(kUrlPrefix).size());

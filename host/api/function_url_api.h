@@ -1,11 +1,13 @@
 // FunctionUrlApi: Lambda's function URL configs (2021-10-31) and the URLs themselves.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "host/api/api_error.h"
 #include "host/api/invocation_runner.h"
+#include "host/api/request_auth.h"
 #include "host/api/router.h"
 #include "host/store/function_store.h"
 #include "host/store/function_url_store.h"
@@ -21,7 +23,11 @@ namespace ember::host {
 //   GET    /2021-10-31/functions/{name}/urls  ListFunctionUrlConfigs
 //   <any>  /lambda-url/{id}/{path+}           the URL: the request as a payload 2.0 event,
 //                                             run synchronously, the result as the response
-// AuthType NONE and InvokeMode BUFFERED only, for now.
+// AuthType NONE URLs are public. AuthType AWS_IAM URLs run only requests SigV4-signed for
+// service "lambda" by a key of the authenticator given to check_signatures_with(), on every
+// listener; the others are answered 403 without running anything (CORS preflights, which
+// browsers never sign, are answered from the Cors config as for NONE). InvokeMode BUFFERED
+// only, for now.
 class FunctionUrlApi {
  public:
   // base_url: how clients reach emberd, e.g. "http://127.0.0.1:9000" (see
@@ -31,6 +37,12 @@ class FunctionUrlApi {
 
   // Adds the routes above; before serving starts.
   void add_routes(Router& router);
+  // The keys AWS_IAM URLs' signatures are checked with (emberd's --credentials); set before
+  // serving starts, outlives this. Without it, or with no keys, every request to an AWS_IAM
+  // URL is refused with a message naming --credentials.
+  void check_signatures_with(const RequestAuthenticator& authenticator) {
+    authenticator_ = &authenticator;
+  }
   // For LambdaApi::on_function_deleted: a deleted function's URL goes with it.
   void function_deleted(const std::string& name);
 
@@ -50,11 +62,15 @@ class FunctionUrlApi {
                                        bool with_qualifier = true);
   // The function's URL config; ResourceNotFoundException when it has none.
   ApiResult<FunctionUrlConfig> config_of(const std::string& name);
+  // Empty when config's AuthType lets request through; otherwise the 403 to answer.
+  std::optional<HttpResponse> refuse_unauthorized(const FunctionUrlConfig& config,
+                                                  const HttpRequest& request) const;
 
   FunctionStore& functions_;
   FunctionUrlStore& urls_;
   InvocationRunner& runner_;
   const std::string base_url_;
+  const RequestAuthenticator* authenticator_ = nullptr;
 };
 
 // The base of function URLs for a listener's description ("tcp:127.0.0.1:9000" ->

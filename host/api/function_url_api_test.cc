@@ -1,72 +1,17 @@
-// Tests for the function URL config routes, serving URLs, and FunctionUrlStore.
+// Tests for the function URL config routes, serving URLs, and FunctionUrlStore (AWS_IAM
+// URLs' signatures: function_url_auth_test.cc).
 #include "host/api/function_url_api.h"
 
 #include <gtest/gtest.h>
 
 #include <regex>
 
-#include "host/api/api_test_fixture.h"
+#include "host/api/function_url_test_fixture.h"
 
 namespace ember::host {
 namespace {
 
 using nlohmann::json;
-
-constexpr char kBase[] = "http://127.0.0.1:9000";
-
-class FunctionUrlApiTest : public ApiTest {
- protected:
-  void SetUp() override {
-    ApiTest::SetUp();
-    auto urls = FunctionUrlStore::open(dir_ + "/functions.db");
-    ASSERT_TRUE(urls.ok()) << urls.error().message();
-    urls_.emplace(std::move(urls).value());
-    runner_.emplace(*code_, *logs_, invoker_, "us-east-1");
-    url_api_.emplace(*functions_, *urls_, *runner_, kBase);
-    url_api_->add_routes(api_->router());
-    api_->on_function_deleted(
-        [this](const std::string& name) { url_api_->function_deleted(name); });
-  }
-  void TearDown() override {
-    url_api_.reset();
-    runner_.reset();
-    urls_.reset();
-    ApiTest::TearDown();
-  }
-
-  HttpResponse create_url(const std::string& name, const json& body = {{"AuthType", "NONE"}},
-                          const std::string& query = "") {
-    return call("POST", "/2021-10-31/functions/" + name + "/url" + query, body.dump());
-  }
-  // Creates hello with a URL; the URL's path on emberd, "/lambda-url/<id>/".
-  std::string url_path_ok(const json& body = {{"AuthType", "NONE"}}) {
-    create_ok("hello");
-    const HttpResponse created = create_url("hello", body);
-    EXPECT_EQ(created.status, 201) << created.body;
-    const std::string url = json_of(created)["FunctionUrl"].get<std::string>();
-    return url.substr(std::string(kBase).size());
-  }
-  // A request to a URL as the HTTP server would hand it over (raw query and peer too).
-  HttpResponse fetch(const std::string& method, const std::string& target,
-                     const std::string& body = "",
-                     const std::map<std::string, std::string>& headers = {}) {
-    HttpRequest request;
-    request.method = method;
-    split_target(target, request.path, request.query);
-    if (const size_t mark = target.find('?'); mark != std::string::npos) {
-      request.raw_query = target.substr(mark + 1);
-    }
-    request.peer_address = "127.0.0.1";
-    request.headers["host"] = "127.0.0.1:9000";
-    for (const auto& [name, value] : headers) request.headers[name] = value;
-    request.body = body;
-    return api_->handle(request);
-  }
-
-  std::optional<FunctionUrlStore> urls_;
-  std::optional<InvocationRunner> runner_;
-  std::optional<FunctionUrlApi> url_api_;
-};
 
 TEST_F(FunctionUrlApiTest, CreateAnswers201WithTheUrl) {
   create_ok("hello");
@@ -96,9 +41,6 @@ TEST_F(FunctionUrlApiTest, CreateChecksItsInput) {
             "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nobody");
   create_ok("hello");
   EXPECT_EQ(error_of(create_url("hello", json::object())), "400 ValidationException");
-  const HttpResponse iam = create_url("hello", {{"AuthType", "AWS_IAM"}});
-  EXPECT_EQ(error_of(iam), "400 InvalidParameterValueException");
-  EXPECT_NE(iam.body.find("API authentication"), std::string::npos) << iam.body;
   EXPECT_EQ(error_of(create_url("hello", {{"AuthType", "OPEN"}})), "400 ValidationException");
   EXPECT_EQ(
       error_of(create_url("hello", {{"AuthType", "NONE"}, {"InvokeMode", "RESPONSE_STREAM"}})),
@@ -142,8 +84,8 @@ TEST_F(FunctionUrlApiTest, GetUpdateListDelete) {
   EXPECT_EQ(json_of(updated)["Cors"]["MaxAge"], 60);
   EXPECT_EQ(json_of(updated)["AuthType"], "NONE");
   EXPECT_EQ(json_of(updated)["CreationTime"], config["CreationTime"]);
-  EXPECT_EQ(error_of(call("PUT", "/2021-10-31/functions/hello/url", R"({"AuthType":"AWS_IAM"})")),
-            "400 InvalidParameterValueException");
+  EXPECT_EQ(error_of(call("PUT", "/2021-10-31/functions/hello/url", R"({"AuthType":"IAM"})")),
+            "400 ValidationException");
   EXPECT_EQ(json_of(call("GET", "/2021-10-31/functions/hello/url"))["Cors"]["AllowOrigins"],
             json{"https://a.example"});
 
@@ -248,15 +190,11 @@ TEST_F(FunctionUrlApiTest, FailuresAnswerAsLambdasUrlsDo) {
 }
 
 TEST_F(FunctionUrlApiTest, CorsPreflightSkipsTheFunction) {
-  const std::string path = url_path_ok(
-      {{"AuthType", "NONE"},
-       {"Cors", {{"AllowOrigins", {"https://app.example"}}, {"AllowMethods", {"POST"}}}}});
-  const HttpResponse preflight =
-      fetch("OPTIONS", path, "",
-            {{"origin", "https://app.example"}, {"access-control-request-method", "POST"}});
-  EXPECT_EQ(preflight.status, 200);
-  EXPECT_EQ(preflight.header("Access-Control-Allow-Origin"), "https://app.example");
-  EXPECT_EQ(preflight.header("Access-Control-Allow-Methods"), "POST");
+  const std::string path = url_path_ok(app_cors("NONE"));
+  const HttpResponse preflighted = preflight(path);
+  EXPECT_EQ(preflighted.status, 200);
+  EXPECT_EQ(preflighted.header("Access-Control-Allow-Origin"), "https://app.example");
+  EXPECT_EQ(preflighted.header("Access-Control-Allow-Methods"), "POST");
   EXPECT_TRUE(invoker_.seen().empty());
 
   const HttpResponse post =

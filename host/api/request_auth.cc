@@ -36,6 +36,13 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
+// "'lambda'" or "'lambda' or 'scheduler'", for the scope's service refusal.
+std::string quoted_alternatives(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items) text += (text.empty() ? "'" : " or '") + item + "'";
+  return text;
+}
+
 // Constant-time comparison of two hex signatures.
 bool same_signature(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -43,7 +50,8 @@ bool same_signature(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-ApiStatus RequestAuthenticator::verify(const HttpRequest& request, int64_t now_unix_s) const {
+ApiStatus RequestAuthenticator::verify(const HttpRequest& request, int64_t now_unix_s,
+                                       const std::vector<std::string>& services) const {
   const auto header = request.headers.find("authorization");
   if (header == request.headers.end() || header->second.empty()) return missing_token();
   auto parsed = parse_sigv4_authorization(header->second);
@@ -90,9 +98,10 @@ ApiStatus RequestAuthenticator::verify(const HttpRequest& request, int64_t now_u
                              auth.scope.region + "'. This emberd serves region '" +
                              options_.region + "'.");
   }
-  if (!contains(options_.services, auth.scope.service)) {
-    return invalid_signature("Credential should be scoped to correct service: 'lambda' or "
-                             "'scheduler', not '" + auth.scope.service + "'. ");
+  if (!contains(services, auth.scope.service)) {
+    return invalid_signature(
+        "Credential should be scoped to correct service: " + quoted_alternatives(services) +
+        ", not '" + auth.scope.service + "'. ");
   }
   if (auth.terminator != "aws4_request") {
     return invalid_signature("Credential should be scoped with a valid terminator: "
@@ -124,12 +133,18 @@ HttpResponse AuthenticatingHandler::handle(const HttpRequest& request) {
       authenticator_.verify(request, static_cast<int64_t>(std::time(nullptr)));
   if (verified.ok()) return inner_.handle(request);
   const ApiError& error = verified.error();
-  std::fprintf(stderr, "emberd: refused %s %s from %s: %s: %s\n", request.method.c_str(),
-               request.path.c_str(), request.peer_address.c_str(), error.type.c_str(),
-               error.message.c_str());
+  log_refused_request(request, error);
   HttpResponse response = error_response(error);
   response.set_header("x-amzn-RequestId", random_uuid());
   return response;
+}
+
+void log_refused_request(const HttpRequest& request, const ApiError& error, std::string_view what) {
+  const std::string peer = request.unix_socket ? "the Unix socket" : request.peer_address;
+  std::fprintf(stderr, "emberd: refused %.*s%s%s %s from %s: %s: %s\n",
+               static_cast<int>(what.size()), what.data(), what.empty() ? "" : " ",
+               request.method.c_str(), request.path.c_str(), peer.c_str(), error.type.c_str(),
+               error.message.c_str());
 }
 
 }  // namespace ember::host

@@ -130,8 +130,20 @@ TEST(RequestAuthenticator, TheScopeMustNameThisRegionAndAnEmberService) {
             std::string::npos);
   error = refusal(signed_request("", kNow, "s3"));
   EXPECT_EQ(error.type, "InvalidSignatureException");
-  EXPECT_NE(error.message.find("Credential should be scoped to correct service"),
-            std::string::npos);
+  EXPECT_EQ(error.message,
+            "Credential should be scoped to correct service: 'lambda' or 'scheduler', not 's3'. ");
+}
+
+TEST(RequestAuthenticator, TheCallerMayNarrowTheServices) {
+  const RequestAuthenticator authenticator(options());
+  EXPECT_TRUE(authenticator.verify(signed_request(""), kNow, {"lambda"}).ok());
+  auto refused = authenticator.verify(signed_request("", kNow, "scheduler"), kNow, {"lambda"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().type, "InvalidSignatureException");
+  EXPECT_EQ(refused.error().message,
+            "Credential should be scoped to correct service: 'lambda', not 'scheduler'. ");
+  EXPECT_TRUE(authenticator.has_keys());
+  EXPECT_FALSE(RequestAuthenticator(RequestAuthOptions{}).has_keys());
 }
 
 TEST(RequestAuthenticator, HostAndDateMustBeSigned) {
@@ -190,7 +202,7 @@ TEST(AuthenticatingHandler, RefusedTcpRequestsNeverReachTheApi) {
   EXPECT_EQ(handler.handle(over_unix).status, 200);  // the socket's mode is its control
   HttpRequest url = unsigned_request;
   url.path = "/lambda-url/abc/";
-  EXPECT_EQ(handler.handle(url).status, 200);  // function URLs (AuthType NONE) are public
+  EXPECT_EQ(handler.handle(url).status, 200);  // function URLs check their own AuthType
   EXPECT_EQ(inner.handled, 3);
 }
 

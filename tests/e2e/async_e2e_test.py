@@ -2,7 +2,8 @@
 """Events in, end to end: real microVMs behind emberd, driven by boto3 (run where KVM works).
 
 Asynchronous invokes with retries, destinations and a dead-letter target; an at() schedule
-that fires exactly once; a function URL round trip; and 50 Event invokes with emberd killed
+that fires exactly once; a function URL round trip, also with AuthType AWS_IAM and requests
+signed by botocore's SigV4Auth; and 50 Event invokes with emberd killed
 by SIGKILL in the middle: every event that got its 202 runs at least once after a restart.
 """
 import argparse
@@ -18,10 +19,14 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 import boto3
+import botocore.auth
+import botocore.awsrequest
 import botocore.config
+import botocore.credentials
 
 from emberd_process import API, Emberd, add_binary_flags, make_zip, wait_for
 
@@ -189,6 +194,36 @@ class AsyncTest(unittest.TestCase):
         self.assertTrue(seen["b64"])
         self.assertEqual(seen["length"], len(binary))
         self.assertEqual(seen["sha256"], hashlib.sha256(binary).hexdigest())
+
+        # AuthType AWS_IAM: signed as awscurl and botocore sign for service lambda, it runs;
+        # unsigned, it is Lambda's 403 and the function does not run.
+        self.lam.update_function_url_config(FunctionName="web", AuthType="AWS_IAM")
+        signer = botocore.auth.SigV4Auth(
+            botocore.credentials.Credentials(self.d.access_key_id, self.d.secret_access_key),
+            "lambda", "us-east-1")
+
+        def signed(method, target, body=None, headers=None):
+            request = botocore.awsrequest.AWSRequest(method=method, url=target, data=body,
+                                                     headers=dict(headers or {}))
+            signer.add_auth(request)
+            return urllib.request.Request(target, data=body, method=method,
+                                          headers=dict(request.headers.items()))
+
+        with urllib.request.urlopen(signed("GET", url + "signed?x=1"), timeout=300) as response:
+            self.assertEqual(response.status, 201)
+            seen = json.loads(response.read())
+        self.assertEqual(seen["rawPath"], "/signed")
+        with urllib.request.urlopen(signed("POST", url, binary,
+                                           {"Content-Type": "application/octet-stream"}),
+                                    timeout=300) as response:
+            self.assertEqual(json.loads(response.read())["sha256"],
+                             hashlib.sha256(binary).hexdigest())
+        before = self.log_of("web").count("START RequestId")
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url + "unsigned"), timeout=300)
+        self.assertEqual(refused.exception.code, 403)
+        self.assertEqual(json.loads(refused.exception.read()), {"Message": "Forbidden"})
+        self.assertEqual(self.log_of("web").count("START RequestId"), before)
 
     def test_4_accepted_events_survive_sigkill(self):
         accepted, lock = [], threading.Lock()
