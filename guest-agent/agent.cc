@@ -18,6 +18,7 @@
 #include "guest-agent/exec_runner.h"
 #include "guest-agent/function_runtime.h"
 #include "guest-agent/init_system.h"
+#include "guest-agent/sandbox_user.h"
 #include "guest-agent/session_server.h"
 
 namespace ember::agent {
@@ -101,7 +102,10 @@ int run_init(const AgentConfig& config) {
   if (!cmdline.ok()) return fail(cmdline.error());
   BootConfig boot = boot_config_from_cmdline(*cmdline);
   if (Status s = switch_root(boot); !s.ok()) return fail(s.error());
-  if (Status s = mount_runtime_filesystems(boot); !s.ok()) return fail(s.error());
+  if (Status s = mount_runtime_filesystems(boot, sandbox_credentials()); !s.ok()) {
+    return fail(s.error());
+  }
+  if (Status s = restrict_kernel_log(); !s.ok()) log_line("warning: " + s.error().message());
   if (Status s = bring_up_loopback(); !s.ok()) log_line("warning: " + s.error().message());
   if (Status s = set_hostname(boot.hostname); !s.ok()) log_line("warning: " + s.error().message());
   if (boot.boot_test) run_boot_test();
@@ -110,7 +114,8 @@ int run_init(const AgentConfig& config) {
   FunctionRuntime runtime(reaper, FunctionRuntimeConfig{.runtimes_dir = config.runtimes_dir,
                                                         .api_port = config.runtime_api_port,
                                                         .mount_code = true,
-                                                        .memory_cgroup = kRuntimeCgroup});
+                                                        .memory_cgroup = kRuntimeCgroup,
+                                                        .runtime_user = sandbox_credentials()});
   auto listener = listen_vsock(kAgentExecPort);
   if (!listener.ok()) return fail(listener.error());
   SessionServer server(std::move(listener).value(), reaper,

@@ -130,6 +130,7 @@ Result<InitResult> FunctionRuntime::init(const InitRuntime& request) {
   spec.argv = argv;
   spec.env = runtime_environment(request, server->port());
   spec.cwd = request.task_root;
+  spec.drop_to = config_.runtime_user;
   auto process = RuntimeProcess::start(
       reaper_, std::move(spec), log_,
       [this](const RuntimeExit& exit) { broker_.runtime_exited(exit); }, config_.memory_cgroup);

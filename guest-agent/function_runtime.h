@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "guest-agent/child_reaper.h"
 #include "guest-agent/invocation_broker.h"
 #include "guest-agent/log_buffer.h"
+#include "guest-agent/process_spawn.h"
 #include "guest-agent/runtime_api.h"
 #include "guest-agent/runtime_process.h"
 
@@ -27,6 +29,9 @@ struct FunctionRuntimeConfig {
   bool mount_code = true;
   // cgroup v2 directory the runtime runs in, for memory.peak; empty: VmHWM of its processes.
   std::string memory_cgroup;
+  // Who the runtime runs as (the agent as PID 1: sbx_user1051); unset: the agent's own user
+  // (test mode). A failed drop ends init as Runtime.InvalidEntrypoint, as a failed exec does.
+  std::optional<Credentials> runtime_user;
 };
 
 class FunctionRuntime {

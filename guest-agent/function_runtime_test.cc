@@ -2,7 +2,13 @@
 // host/agent_client_runtime_test.cc.
 #include "guest-agent/function_runtime.h"
 
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 
 namespace ember::agent {
 namespace {
@@ -55,6 +61,39 @@ TEST(FunctionRuntime, InvokeBeforeInitAndBadRequestsAreErrors) {
   auto bad_root = runtime.init(init);
   ASSERT_FALSE(bad_root.ok());
   EXPECT_NE(bad_root.error().message().find("absolute"), std::string::npos);
+}
+
+// An agent that may not change ids (root first becomes nobody) starts a provided runtime
+// that should drop to another user: init fails the way a failed exec does, and says why.
+void init_with_a_drop_that_fails() {
+  if (::geteuid() == 0 && (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
+                           ::setresuid(65534, 65534, 65534) != 0)) {
+    ::_exit(3);
+  }
+  std::string task_root = ::testing::TempDir() + "/ember-drop-" + std::to_string(::getpid());
+  if (::mkdir(task_root.c_str(), 0755) != 0) ::_exit(4);
+  std::ofstream(task_root + "/bootstrap") << "#!/bin/sh\nexit 0\n";
+  ::chmod((task_root + "/bootstrap").c_str(), 0755);
+  ChildReaper reaper;
+  FunctionRuntime runtime(reaper, FunctionRuntimeConfig{.api_port = 0,
+                                                        .mount_code = false,
+                                                        .runtime_user = Credentials{4242, 4343}});
+  InitRuntime init;
+  init.runtime = "provided";
+  init.task_root = task_root;
+  init.init_timeout_ms = 10'000;
+  auto result = runtime.init(init);
+  ::unlink((task_root + "/bootstrap").c_str());
+  ::rmdir(task_root.c_str());
+  if (!result.ok()) ::_exit(5);
+  std::fprintf(stderr, "%s %s\n", result->error_type.c_str(), result->error_body.c_str());
+  ::_exit(!result->ok && result->error_type == "Runtime.InvalidEntrypoint" ? 0 : 6);
+}
+
+TEST(FunctionRuntimeDeathTest, AFailedPrivilegeDropIsAnInitError) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(init_with_a_drop_that_fails(), ::testing::ExitedWithCode(0),
+              "Runtime.InvalidEntrypoint .*exec: drop privileges: setgroups.*uid 4242 gid 4343");
 }
 
 }  // namespace

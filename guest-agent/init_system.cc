@@ -79,9 +79,21 @@ Status switch_root(const BootConfig& config) {
   return {};
 }
 
-Status mount_runtime_filesystems(const BootConfig& config) {
-  std::string tmp_opts = "mode=1777,size=" + std::to_string(config.tmp_mib) + "m";
+std::string tmp_mount_options(const BootConfig& config, const Credentials& tmp_owner) {
+  return "mode=0700,uid=" + std::to_string(tmp_owner.uid) + ",gid=" +
+         std::to_string(tmp_owner.gid) + ",size=" + std::to_string(config.tmp_mib) + "m";
+}
+
+Status mount_runtime_filesystems(const BootConfig& config, const Credentials& tmp_owner) {
+  std::string tmp_opts = tmp_mount_options(config, tmp_owner);
   EMBER_CHECK(do_mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts.c_str()));
+  struct stat tmp;
+  if (::stat("/tmp", &tmp) != 0) return errno_error("stat", "/tmp");
+  if (tmp.st_uid != tmp_owner.uid || tmp.st_gid != tmp_owner.gid) {
+    return make_error("mount /tmp", "owned by " + std::to_string(tmp.st_uid) + ":" +
+                                        std::to_string(tmp.st_gid) + " after mounting with " +
+                                        tmp_opts + "; the function could not write it");
+  }
   EMBER_CHECK(do_mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m"));
   // Best-effort: runtimes use them (multiprocessing needs /dev/shm) but can live without.
   Status optional[] = {
@@ -94,6 +106,13 @@ Status mount_runtime_filesystems(const BootConfig& config) {
   for (const Status& s : optional) {
     if (!s.ok()) log_line("warning: " + s.error().message());
   }
+  return {};
+}
+
+Status restrict_kernel_log() {
+  UniqueFd fd(::open("/proc/sys/kernel/dmesg_restrict", O_WRONLY | O_CLOEXEC));
+  if (!fd) return errno_error("open", "/proc/sys/kernel/dmesg_restrict");
+  if (::write(fd.get(), "1\n", 2) != 2) return errno_error("write", "kernel.dmesg_restrict");
   return {};
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/result.h"
 #include "guest-agent/kernel_cmdline.h"
+#include "guest-agent/sandbox_user.h"
 
 namespace ember::agent {
 
@@ -21,9 +22,18 @@ Status mount_proc_and_sys();
 // moves /dev, /proc and /sys under it and makes it the root: chdir, MS_MOVE onto /, chroot.
 Status switch_root(const BootConfig& config);
 
-// After switch_root: tmpfs on /tmp (config.tmp_mib, mode 1777) and /run. Fails only for
-// /tmp; /dev/shm, /dev/pts and cgroup2 on /sys/fs/cgroup are best-effort.
-Status mount_runtime_filesystems(const BootConfig& config);
+// The tmpfs options of the function's /tmp: config.tmp_mib MiB, owned by tmp_owner, mode 0700
+// (only the runtime's user and root may use it).
+std::string tmp_mount_options(const BootConfig& config, const Credentials& tmp_owner);
+
+// After switch_root: /tmp (tmp_mount_options; its owner checked after the mount) and /run
+// (root's, mode 0755). Fails only for /tmp; /dev/shm, /dev/pts and cgroup2 on
+// /sys/fs/cgroup are best-effort.
+Status mount_runtime_filesystems(const BootConfig& config, const Credentials& tmp_owner);
+
+// kernel.dmesg_restrict = 1: the kernel log (boot command line, devices, the agent's OOM
+// kills) is for root only, not for the function's user.
+Status restrict_kernel_log();
 
 // Brings `lo` up. Linux gives lo 127.0.0.1/8 itself when it goes up (net/ipv4/devinet.c,
 // NETDEV_UP on a loopback device); the address is set explicitly only if it is missing.

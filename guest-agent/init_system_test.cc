@@ -1,4 +1,5 @@
-// Tests for the parts of PID 1 setup that can run on the host: loopback and /proc helpers.
+// Tests for the parts of PID 1 setup that can run on the host: loopback, /tmp and /run in a
+// private mount namespace, and /proc helpers.
 #include "guest-agent/init_system.h"
 
 #include <arpa/inet.h>
@@ -6,8 +7,12 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +70,55 @@ TEST(InitSystem, LoopbackComesUpWith127001) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "no permission to create a network namespace";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(InitSystem, TmpIsSizedAndOwnedByTheRuntimesUser) {
+  BootConfig config;
+  config.tmp_mib = 640;
+  EXPECT_EQ(tmp_mount_options(config, Credentials{993, 994}),
+            "mode=0700,uid=993,gid=994,size=640m");
+}
+
+// In a child with a private mount namespace (nothing reaches the machine's mounts): the
+// runtime filesystems are mounted, /tmp is the user's alone and /run is root's.
+int runtime_filesystems_check_in_new_mount_ns() {
+  if (::unshare(CLONE_NEWNS) != 0) return 77;
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 77;
+  BootConfig config;
+  config.tmp_mib = 8;
+  const Credentials user{4242, 4343};
+  if (!mount_runtime_filesystems(config, user).ok()) return 10;
+  struct stat st;
+  if (::stat("/tmp", &st) != 0) return 11;
+  if (st.st_uid != user.uid || st.st_gid != user.gid || (st.st_mode & 07777) != 0700) return 12;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(user.gid, user.gid, user.gid) != 0 ||
+        ::setresuid(user.uid, user.uid, user.uid) != 0) {
+      ::_exit(20);
+    }
+    int tmp_file = ::open("/tmp/written", O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (tmp_file < 0 || ::write(tmp_file, "x", 1) != 1) ::_exit(21);
+    if (::open("/run/written", O_WRONLY | O_CREAT | O_EXCL, 0600) >= 0 || errno != EACCES) {
+      ::_exit(22);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return 13;
+  return WEXITSTATUS(status);
+}
+
+TEST(InitSystem, TmpIsWritableByTheRuntimesUserAndRunIsNot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting needs root";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) ::_exit(runtime_filesystems_check_in_new_mount_ns());
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "no permission to create a mount namespace";
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 

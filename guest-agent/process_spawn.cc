@@ -3,7 +3,9 @@
 #include "guest-agent/process_spawn.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,16 +21,30 @@ struct ChildPlan {
   std::vector<char*> argv, envp;
   const char* cwd = "/";
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1, report_fd = -1, cgroup_fd = -1;
+  bool drop = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
 };
 
-enum Stage : int { kStdio = 0, kChdir = 1, kExec = 2 };
+enum Stage : int { kStdio, kChdir, kExec, kSetgroups, kSetgid, kSetuid, kNoNewPrivs };
+
+[[noreturn]] void report_stage(const ChildPlan& p, int stage) {
+  int msg[2] = {stage, errno};
+  [[maybe_unused]] ssize_t n = ::write(p.report_fd, msg, sizeof msg);
+  ::_exit(127);
+}
+
+// Groups first, then the gid, then the uid: once the uid is gone the others can't change.
+void drop_privileges(const ChildPlan& p) {
+  if (::setgroups(0, nullptr) != 0) report_stage(p, kSetgroups);
+  if (::setresgid(p.gid, p.gid, p.gid) != 0) report_stage(p, kSetgid);
+  if (::setresuid(p.uid, p.uid, p.uid) != 0) report_stage(p, kSetuid);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) report_stage(p, kNoNewPrivs);
+}
 
 [[noreturn]] void child_main(const ChildPlan& p) {
-  auto report = [&](int stage) {
-    int msg[2] = {stage, errno};
-    [[maybe_unused]] ssize_t n = ::write(p.report_fd, msg, sizeof msg);
-    ::_exit(127);
-  };
+  auto report = [&](int stage) { report_stage(p, stage); };
+  // While still root: cgroup.procs belongs to root.
   if (p.cgroup_fd >= 0) {
     [[maybe_unused]] ssize_t n = ::write(p.cgroup_fd, "0", 1);
   }
@@ -42,6 +58,7 @@ enum Stage : int { kStdio = 0, kChdir = 1, kExec = 2 };
   if (::dup2(p.stdin_fd, 0) < 0 || ::dup2(p.stdout_fd, 1) < 0 || ::dup2(p.stderr_fd, 2) < 0) {
     report(kStdio);
   }
+  if (p.drop) drop_privileges(p);
   if (::chdir(p.cwd) != 0) report(kChdir);
   ::execve(p.path, p.argv.data(), p.envp.data());
   report(kExec);
@@ -90,6 +107,11 @@ Result<ChildReaper::Child> spawn_process(ChildReaper& reaper, const SpawnSpec& s
   plan.stdout_fd = spec.stdout_fd;
   plan.stderr_fd = spec.stderr_fd;
   plan.cgroup_fd = spec.cgroup_procs_fd;
+  if (spec.drop_to) {
+    plan.drop = true;
+    plan.uid = spec.drop_to->uid;
+    plan.gid = spec.drop_to->gid;
+  }
 
   EMBER_TRY(Pipe report, make_pipe());
   plan.report_fd = report.write.get();
@@ -108,6 +130,15 @@ Result<ChildReaper::Child> spawn_process(ChildReaper& reaper, const SpawnSpec& s
   errno = failure[1];
   if (failure[0] == kChdir) return errno_error("exec: chdir", "'" + spec.cwd + "'");
   if (failure[0] == kExec) return errno_error("exec", "'" + spec.program + "'");
+  if (failure[0] >= kSetgroups && failure[0] <= kNoNewPrivs) {
+    static constexpr const char* kCalls[] = {"setgroups(0)", "setresgid", "setresuid",
+                                             "prctl(PR_SET_NO_NEW_PRIVS)"};
+    std::string context = std::string(kCalls[failure[0] - kSetgroups]) + " for uid " +
+                          std::to_string(plan.uid) + " gid " + std::to_string(plan.gid) +
+                          " before running '" + spec.program + "'";
+    if (errno == EPERM) context += " (the agent needs CAP_SETUID and CAP_SETGID: run it as root)";
+    return errno_error(kDropPrivilegesOp, context);
+  }
   return errno_error("exec: set up stdio");
 }
 

@@ -2,6 +2,7 @@
 // reported back to the caller.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "guest-agent/child_reaper.h"
+#include "guest-agent/sandbox_user.h"
 
 namespace ember::agent {
 
@@ -39,12 +41,20 @@ struct SpawnSpec {
   // When >= 0: an open cgroup.procs file the child writes "0" to before exec, so that the
   // process and everything it forks are accounted in that cgroup. A failed write is ignored.
   int cgroup_procs_fd = -1;
+  // Set: after joining the cgroup, the child drops every supplementary group, then takes the
+  // gid, then the uid (each as real, effective and saved id) and sets no_new_privs, so
+  // set-user-ID files cannot raise it back; then chdir and exec are checked as that user.
+  // Unset: it keeps the agent's own credentials.
+  std::optional<Credentials> drop_to;
 };
 
+inline constexpr const char* kDropPrivilegesOp = "exec: drop privileges";
+
 // Forks through the reaper; the child resets its signal mask and SIGPIPE, becomes leader of
-// a new process group, sets up stdio, changes to cwd and execs. Returns once execve()
-// succeeded. Errors name the failed stage with the child's errno ("exec: chdir '<cwd>'",
-// "exec '<program>'", "exec: set up stdio"); the child is then forgotten (and reaped).
+// a new process group, sets up stdio, drops its privileges (spec.drop_to), changes to cwd and
+// execs. Returns once execve() succeeded. Errors name the failed stage with the child's errno
+// ("exec: chdir '<cwd>'", "exec '<program>'", "exec: set up stdio", or kDropPrivilegesOp
+// with the call that failed); the child is then forgotten (and reaped).
 // Strings with NUL bytes must be rejected by the caller.
 Result<ChildReaper::Child> spawn_process(ChildReaper& reaper, const SpawnSpec& spec);
 

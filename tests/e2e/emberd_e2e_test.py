@@ -3,7 +3,8 @@
 
 Starts emberd on a fresh state directory with a TCP listener, deploys Python, Node.js and
 provided functions and checks what a Lambda user relies on: results and errors, cold then
-warm starts, logs, the timeout, /tmp's size, out-of-memory, concurrency and a restart;
+warm starts, logs, the timeout, /tmp's size, out-of-memory, concurrency, the handler's
+unprivileged user (booted and restored) and a restart;
 then, on a second emberd with room for one VM, the memory cap.
 """
 import argparse
@@ -175,6 +176,66 @@ class EmberdTest(unittest.TestCase):
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             results = list(pool.map(lambda i: self.invoke("par", {"i": i})[1], range(8)))
         self.assertEqual(results, list(range(8)))
+
+    def test_handler_runs_unprivileged_booted_and_restored(self):
+        self.create("whoami", "python3.11", "app.handler", {"app.py": (
+            "import os, pwd, stat, time\n"
+            "def attempt(action):\n"
+            "    try:\n"
+            "        action()\n"
+            "        return 0\n"
+            "    except OSError as e:\n"
+            "        return e.errno\n"
+            "def write(path):\n"
+            "    with open(path, 'x') as f:\n"
+            "        f.write('x')\n"
+            "def handler(event, context):\n"
+            "    time.sleep(event.get('sleep', 0))\n"
+            "    status = dict(line.split(':\\t', 1) for line in\n"
+            "                  open('/proc/self/status').read().splitlines() if ':\\t' in line)\n"
+            "    tmp = os.stat('/tmp')\n"
+            "    return {'uid': os.getuid(), 'euid': os.geteuid(), 'gid': os.getgid(),\n"
+            "            'egid': os.getegid(), 'groups': os.getgroups(),\n"
+            "            'user': pwd.getpwuid(os.getuid()).pw_name, 'home': os.environ['HOME'],\n"
+            "            'cap_eff': status['CapEff'].strip(),\n"
+            "            'no_new_privs': status['NoNewPrivs'].strip(),\n"
+            "            'task_write': attempt(lambda: write('/var/task/new-file')),\n"
+            "            'tmp_write': attempt(lambda: write('/tmp/' + context.aws_request_id)),\n"
+            "            'tmp_owner': tmp.st_uid, 'tmp_mode': stat.S_IMODE(tmp.st_mode),\n"
+            "            'vda_open': attempt(lambda: os.close(os.open('/dev/vda', 0))),\n"
+            "            'kmsg_read': attempt(lambda: os.close(os.open('/dev/kmsg', 0))),\n"
+            "            'kill_agent': attempt(lambda: os.kill(1, 0))}\n", 0o644)}, Timeout=60)
+
+        def check(result):
+            self.assertIn("uid", result, result)  # else the handler failed: its error
+            self.assertNotEqual(result["uid"], 0, result)
+            self.assertEqual(result["euid"], result["uid"], result)
+            self.assertNotEqual(result["gid"], 0, result)
+            self.assertEqual(result["egid"], result["gid"], result)
+            self.assertEqual(result["groups"], [], result)
+            self.assertEqual(result["user"], "sbx_user1051", result)
+            self.assertEqual(result["home"], "/tmp", result)
+            self.assertEqual(result["cap_eff"], "0000000000000000", result)
+            self.assertEqual(result["no_new_privs"], "1", result)
+            self.assertIn(result["task_write"], (30, 13), result)  # EROFS or EACCES
+            self.assertEqual(result["tmp_write"], 0, result)
+            self.assertEqual(result["tmp_owner"], result["uid"], result)
+            self.assertEqual(result["tmp_mode"], 0o700, result)
+            self.assertIn(result["vda_open"], (13, 1), result)  # EACCES or EPERM
+            self.assertIn(result["kmsg_read"], (13, 1), result)  # dmesg_restrict
+            self.assertEqual(result["kill_agent"], 1, result)  # EPERM: PID 1 is root's
+
+        headers, result = self.invoke("whoami", {})
+        self.assertIn("start=cold", headers["x-ember-timing"])
+        check(result)
+        # Two at once: one takes the warm VM, the other a clone restored from the snapshot
+        # taken with the runtime waiting in `next`.
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            calls = list(pool.map(lambda _: self.invoke("whoami", {"sleep": 3}), range(2)))
+        for headers, result in calls:
+            check(result)
+        timings = [headers["x-ember-timing"] for headers, _ in calls]
+        self.assertTrue(any("start=cold" in t and "boot=0.00" in t for t in timings), timings)
 
     def test_zz_restart_keeps_functions(self):
         self.create("keep", "python3.11", "app.handler", {"app.py": (
