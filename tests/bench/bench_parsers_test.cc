@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "tests/bench/restore_breakdown.h"
+#include "tests/bench/vm_counts.h"
 #include "tests/bench/vm_memory.h"
 
 namespace ember::bench {
@@ -47,6 +48,27 @@ TEST(ProcessMemory, ReadsThisProcess) {
 }
 
 TEST(ProcessMemory, FailsForAProcessThatIsGone) { EXPECT_FALSE(process_memory(0x7ffffff0).ok()); }
+
+TEST(VmCounts, FlattensAStatsReply) {
+  auto counts = parse_vm_counts(
+      R"({"ok":true,"state":"running","uptime_ms":12,"exits":{"io":7,"hlt":3},"mem_mib":128,)"
+      R"("vcpus":1,"kvm":{"vm":{"pages_4k":512},"vcpus":{"pf_taken":40,"exits":90}},)"
+      R"("host_faults":{"minor":1000,"major":2}})");
+  ASSERT_TRUE(counts.ok()) << counts.error().message();
+  EXPECT_EQ(counts->at("kvm.vcpus.pf_taken"), 40u);
+  EXPECT_EQ(counts->at("kvm.vm.pages_4k"), 512u);
+  EXPECT_EQ(counts->at("exits.io"), 7u);
+  EXPECT_EQ(counts->at("host_faults.major"), 2u);
+  EXPECT_EQ(counts->count("uptime_ms"), 0u);  // not a count of the VM's work
+  EXPECT_FALSE(parse_vm_counts(R"({"ok":false,"error":"no"})").ok());
+  EXPECT_FALSE(parse_vm_counts("not json").ok());
+}
+
+TEST(VmCounts, WhatAnInvocationAdded) {
+  const VmCounts before = {{"a", 10}, {"gauge", 9}, {"gone", 1}};
+  const VmCounts after = {{"a", 25}, {"gauge", 4}, {"new", 3}};
+  EXPECT_EQ(counts_between(before, after), (VmCounts{{"a", 15}, {"gauge", 0}}));
+}
 
 }  // namespace
 }  // namespace ember::bench

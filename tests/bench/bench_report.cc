@@ -50,6 +50,32 @@ void print_row(const std::string& name, const Summary& s) {
               ms(s.max).c_str());
 }
 
+}  // namespace
+
+void print_counts(const std::vector<Sample>& restores) {
+  std::printf("\nwhat the clone's VMM counted per invocation, path (b), median of %zu:\n",
+              restores.size());
+  std::printf("%-44s %11s %10s %10s\n", "count", "first", "warm", "first/warm");
+  auto median_of = [&](VmCounts Sample::*counts, const std::string& name) {
+    std::vector<double> values;
+    for (const Sample& s : restores) {
+      auto found = (s.*counts).find(name);
+      if (found != (s.*counts).end()) values.push_back(static_cast<double>(found->second));
+    }
+    return values.empty() ? std::optional<double>() : summarize(std::move(values)).median;
+  };
+  for (const std::string& name : reported_counts()) {
+    const auto first = median_of(&Sample::first_counts, name);
+    const auto warm = median_of(&Sample::again_counts, name);
+    if (!first || !warm) continue;  // not offered by this kernel
+    char ratio[32] = "-";
+    if (*warm > 0) std::snprintf(ratio, sizeof(ratio), "%.1f", *first / *warm);
+    std::printf("%-44s %11.0f %10.0f %10s\n", name.c_str(), *first, *warm, ratio);
+  }
+}
+
+namespace {
+
 double mib(uint64_t kib) { return static_cast<double>(kib) / 1024; }
 
 void print_target(const std::string& name, double value, std::optional<double> target) {

@@ -26,6 +26,9 @@ void print_paths(const ColdstartConfig& config, const PathSamples& samples);
 // restore's own lines from ember-vmm.
 void print_breakdown(const std::vector<RestoreBreakdown>& breakdowns);
 void print_memory(const MemoryComparison& memory);
+// Per count of reported_counts() the kernel offers: the median over path (b)'s runs for the
+// first invocation on a clone and for the second (warm) one, and their ratio.
+void print_counts(const std::vector<Sample>& restores);
 // The targets from the medians (and the memory sums when measured): value, target
 // and PASS or MISS.
 void print_targets(const PathSamples& samples, const std::optional<MemoryComparison>& memory);

@@ -96,6 +96,7 @@ Status run(const ColdstartConfig& config) {
 
   // The timings first: they stand even if the memory groups prove too heavy for the host.
   print_paths(config, samples);
+  print_counts(samples.restore);
   print_breakdown(samples.breakdowns);
   std::fflush(stdout);
 

@@ -119,13 +119,18 @@ Result<Sample> ColdstartPaths::boot_path(uint32_t n) const {
 
 Result<Sample> ColdstartPaths::restore_path(uint32_t n) const {
   Sample sample;
-  const auto t0 = Clock::now();
   EMBER_TRY(std::unique_ptr<host::RestoredVm> vm, restore(sample));
+  // The counts are read between the timed steps, so total_ms is their sum.
+  EMBER_TRY(VmCounts restored, read_vm_counts(vm->api_socket()));
   EMBER_CHECK(invoke(*vm, n, sample));
-  sample.total_ms = ms_since(t0);
+  sample.total_ms = sample.ready_ms + sample.invoke_ms;
+  EMBER_TRY(VmCounts first, read_vm_counts(vm->api_socket()));
   Sample again;
   EMBER_CHECK(invoke(*vm, n + kAgainOffset, again));
   sample.invoke_again_ms = again.invoke_ms;
+  EMBER_TRY(VmCounts second, read_vm_counts(vm->api_socket()));
+  sample.first_counts = counts_between(restored, first);
+  sample.again_counts = counts_between(first, second);
   return sample;
 }
 

@@ -11,6 +11,7 @@
 #include "host/runtime/booted_vm.h"
 #include "tests/bench/bench_function.h"
 #include "tests/bench/coldstart_config.h"
+#include "tests/bench/vm_counts.h"
 
 namespace ember::bench {
 
@@ -25,6 +26,8 @@ struct Sample {
   // (b) only, after total_ms: a second invocation on the same clone. Not part of the path;
   // it shows what the first one paid for touching the snapshot's memory.
   double invoke_again_ms = 0;
+  // (b) only: what the clone's VMM counted during the first invocation and the second.
+  VmCounts first_counts, again_counts;
 };
 
 // An `ember-vmm --standby [extra_args]` that listens on its api socket (so is waiting for
