@@ -45,6 +45,9 @@ class PooledVm {
   // Of making it: the milliseconds spent assigning its egress policy (0 when its namespace
   // was made ahead with that policy, or without a network).
   virtual double egress_ms() const { return 0; }
+  // How long its restore took, whenever it was made (a ready VM: before it was acquired):
+  // from the restore request (or the VMM's spawn) to the agent's RefreshAck. 0: unknown.
+  virtual double restore_ms() const { return 0; }
   // False once the VM cannot serve (its VMM exited); the pool drops such ready VMs.
   virtual bool alive() = 0;
 };

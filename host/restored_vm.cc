@@ -7,6 +7,7 @@
 
 namespace ember::host {
 using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
 
 std::vector<std::string> restore_command(const SnapshotSpec& spec, const RestoredVmOptions& options,
                                          const std::string& vsock_uds,
@@ -24,25 +25,31 @@ Result<std::unique_ptr<RestoredVm>> RestoredVm::restore(const SnapshotSpec& spec
                                                         const RestoredVmOptions& options) {
   if (options.standby) {
     EMBER_TRY(SpawnedVmm standby, options.standby->take());
+    const auto started = Clock::now();  // the policy is part of the restore (egress_ms)
     EMBER_CHECK(give_egress(standby, options.network, spec.egress));
-    return restore_on(std::move(standby), spec, options);
+    EMBER_CHECK(restore_on_standby(standby, spec.dir, spec.disks, options.ready_timeout));
+    return connect(std::move(standby), spec, options, started);
   }
-  VmSocketFiles files = VmSocketFiles::fresh(options.run_dir);
+  const auto started = Clock::now();
+  EMBER_TRY(VmmJail jail, prepare_vmm_jail(options.jails));
+  VmSocketFiles files = VmSocketFiles::fresh(vmm_run_dir(jail, options.run_dir));
   std::vector<std::string> argv = restore_command(spec, options, files.vsock_uds, files.api_sock);
-  EMBER_TRY(SpawnedVmm vmm,
-            spawn_vmm(std::move(argv), std::move(files), {options.network, spec.egress}));
-  return connect(std::move(vmm), spec, options);
+  EMBER_TRY(SpawnedVmm vmm, spawn_vmm(std::move(argv), std::move(files),
+                                      {options.network, spec.egress}, std::move(jail)));
+  return connect(std::move(vmm), spec, options, started);
 }
 
 Result<std::unique_ptr<RestoredVm>> RestoredVm::restore_on(SpawnedVmm standby,
                                                            const SnapshotSpec& spec,
                                                            const RestoredVmOptions& options) {
+  const auto started = Clock::now();
   EMBER_CHECK(restore_on_standby(standby, spec.dir, spec.disks, options.ready_timeout));
-  return connect(std::move(standby), spec, options);
+  return connect(std::move(standby), spec, options, started);
 }
 
 Result<std::unique_ptr<RestoredVm>> RestoredVm::connect(SpawnedVmm vmm, const SnapshotSpec& spec,
-                                                        const RestoredVmOptions& options) {
+                                                        const RestoredVmOptions& options,
+                                                        Clock::time_point started) {
   auto vmm_exited = [&]() -> Status {
     auto exited = vmm.process.wait_for(milliseconds(0));
     if (exited.ok() && exited->has_value()) {
@@ -54,7 +61,9 @@ Result<std::unique_ptr<RestoredVm>> RestoredVm::connect(SpawnedVmm vmm, const Sn
   auto session =
       AgentSession::connect_refreshed(vmm.files.vsock_uds, options.ready_timeout, vmm_exited);
   if (!session.ok()) return with_vmm_output(session.error(), vmm.process);
-  return std::unique_ptr<RestoredVm>(new RestoredVm(std::move(vmm), std::move(session).value()));
+  const double restore_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  return std::unique_ptr<RestoredVm>(
+      new RestoredVm(std::move(vmm), std::move(session).value(), restore_ms));
 }
 
 bool RestoredVm::alive() { return vmm_.process.alive(); }

@@ -26,6 +26,9 @@ struct RestoredVmOptions {
   // the snapshot spec's egress policy (the standby stock has its own pointer, and a standby
   // VMM's namespace gets the spec's policy before the restore); it must outlive every VM.
   net::HostNetwork* network = nullptr;
+  // When set, every VMM spawned here is jailed (the standby stock jails its own). The
+  // snapshot's disks must then be named in the spec (they are bound or linked into the jail).
+  std::shared_ptr<jail::VmJails> jails;
 };
 
 // The ember-vmm command line that restores spec with the given fresh socket paths.
@@ -54,6 +57,7 @@ class RestoredVm : public PooledVm {
   VmProcess& process() override { return vmm_.process; }
   const net::VmNetns* netns() const override { return vmm_.net ? &*vmm_.net : nullptr; }
   double egress_ms() const override { return vmm_.egress_ms; }
+  double restore_ms() const override { return restore_ms_; }
   bool alive() override;
 
   const std::string& vsock_uds() const { return vmm_.files.vsock_uds; }
@@ -61,13 +65,16 @@ class RestoredVm : public PooledVm {
 
  private:
   // Connects to the agent of a VMM that is restoring spec, and sends Refresh.
+  // started: when the restore began (restore_ms counts from it).
   static Result<std::unique_ptr<RestoredVm>> connect(SpawnedVmm vmm, const SnapshotSpec& spec,
-                                                     const RestoredVmOptions& options);
-  RestoredVm(SpawnedVmm vmm, AgentSession session)
-      : vmm_(std::move(vmm)), session_(std::move(session)) {}
+                                                     const RestoredVmOptions& options,
+                                                     std::chrono::steady_clock::time_point started);
+  RestoredVm(SpawnedVmm vmm, AgentSession session, double restore_ms)
+      : vmm_(std::move(vmm)), session_(std::move(session)), restore_ms_(restore_ms) {}
 
   SpawnedVmm vmm_;
   AgentSession session_;
+  double restore_ms_;
 };
 
 // The pool's real factory.

@@ -1,6 +1,8 @@
 // Standby VMMs: spawning, the restore request, and the background-refilled stock.
 #include "host/standby_vmm.h"
 
+#include <sched.h>
+
 #include <chrono>
 #include <cstdio>
 
@@ -28,20 +30,46 @@ Result<double> assign_timed(net::HostNetwork& host, const net::VmNetns& netns,
 
 }  // namespace
 
+Result<VmmJail> prepare_vmm_jail(const std::shared_ptr<jail::VmJails>& jails,
+                                 jail::JailLimits limits) {
+  VmmJail out;
+  if (!jails) return out;
+  out.jails = jails.get();
+  EMBER_TRY(jail::VmJail jail, jails->prepare());
+  out.jail.emplace(std::move(jail));
+  out.limits = limits;
+  return out;
+}
+
+std::string vmm_run_dir(const VmmJail& jail, const std::string& run_dir) {
+  return jail.jail ? jail.jail->run_dir() : run_dir;
+}
+
 Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
-                             const VmmNetwork& network) {
+                             const VmmNetwork& network, VmmJail jail) {
+  const bool jailed = jail.jails != nullptr && jail.jail;
   std::optional<net::VmNetns> netns;
   double egress_ms = 0;
   if (network.host != nullptr) {
     EMBER_TRY(netns, network.host->create_vm());
     EMBER_TRY(egress_ms, assign_timed(*network.host, *netns, network.egress));
-    const auto flags = vmm_net_flags(netns->netns_path());
+    // Jailed, the jailer joins the namespace: the VMM has no CAP_SYS_ADMIN left for setns.
+    const auto flags = vmm_net_flags(jailed ? "" : netns->netns_path());
     argv.insert(argv.end(), flags.begin(), flags.end());
+  }
+  int namespaces = 0;
+  if (jailed) {
+    EMBER_TRY(argv, jail.jails->command(*jail.jail, std::move(argv),
+                                        netns ? netns->netns_path() : "", jail.limits));
+    namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+    if (!netns) namespaces |= CLONE_NEWNET;  // loopback only, and none of the host's
   }
   // Closed here once spawned: the VMM holds the only copy of the tap.
   UniqueFd tap = netns ? netns->take_tap() : UniqueFd();
-  EMBER_TRY(VmProcess process, VmProcess::spawn_command(argv, {}, {}, false, tap.get()));
-  return SpawnedVmm{std::move(files), std::move(netns), std::move(process), egress_ms};
+  EMBER_TRY(VmProcess process,
+            VmProcess::spawn_command(argv, {}, {}, false, tap.get(), namespaces));
+  return SpawnedVmm{std::move(jail.jail), std::move(files), std::move(netns), std::move(process),
+                    egress_ms};
 }
 
 Status give_egress(SpawnedVmm& vmm, net::HostNetwork* host, const net::EgressPolicy& egress) {
@@ -53,15 +81,25 @@ Status give_egress(SpawnedVmm& vmm, net::HostNetwork* host, const net::EgressPol
 
 Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::string& run_dir,
                                      const VmmNetwork& network,
-                                     const std::vector<std::string>& extra_args) {
-  VmSocketFiles files = VmSocketFiles::fresh(run_dir);
+                                     const std::vector<std::string>& extra_args,
+                                     const std::shared_ptr<jail::VmJails>& jails) {
+  EMBER_TRY(VmmJail jail, prepare_vmm_jail(jails));
+  VmSocketFiles files = VmSocketFiles::fresh(vmm_run_dir(jail, run_dir));
   std::vector<std::string> argv = {vmm_path, "--standby", "--api-sock", files.api_sock};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  return spawn_vmm(std::move(argv), std::move(files), network);
+  return spawn_vmm(std::move(argv), std::move(files), network, std::move(jail));
 }
 
 Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
                           const std::vector<std::string>& disks, milliseconds timeout) {
+  if (vmm.jail) {
+    // The snapshot's files and the disks, at the paths the request names, in the jail.
+    EMBER_CHECK(vmm.jail->expose(snapshot_dir));
+    for (const auto& disk : disks) {
+      const bool mode = disk.ends_with(":ro") || disk.ends_with(":rw");
+      EMBER_CHECK(vmm.jail->expose(mode ? disk.substr(0, disk.size() - 3) : disk));
+    }
+  }
   nlohmann::json request = {
       {"op", "restore"}, {"dir", snapshot_dir}, {"vsock_uds", vmm.files.vsock_uds}};
   if (!disks.empty()) request["disks"] = disks;
@@ -71,12 +109,14 @@ Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
 }
 
 StandbyStock::StandbyStock(std::string vmm_path, std::string run_dir, size_t target,
-                           VmmNetwork network, std::shared_ptr<ForegroundGate> gate)
+                           VmmNetwork network, std::shared_ptr<ForegroundGate> gate,
+                           std::shared_ptr<jail::VmJails> jails)
     : vmm_path_(std::move(vmm_path)),
       run_dir_(std::move(run_dir)),
       target_(target),
       network_(std::move(network)),
-      gate_(std::move(gate)) {
+      gate_(std::move(gate)),
+      jails_(std::move(jails)) {
   if (target_ > 0) refiller_ = std::thread([this] { refill(); });
 }
 
@@ -105,7 +145,7 @@ Result<SpawnedVmm> StandbyStock::take() {
     }
   }
   wake_.notify_all();
-  return spawn_standby_vmm(vmm_path_, run_dir_, network_);
+  return spawn_standby_vmm(vmm_path_, run_dir_, network_, {}, jails_);
 }
 
 size_t StandbyStock::available() {
@@ -122,7 +162,7 @@ void StandbyStock::refill() {
     if (stopping_) break;
     lock.unlock();
     if (gate_) gate_->wait_for_turn(ForegroundGate::kMaxDefer);
-    auto spawned = spawn_standby_vmm(vmm_path_, run_dir_, network_);
+    auto spawned = spawn_standby_vmm(vmm_path_, run_dir_, network_, {}, jails_);
     lock.lock();
     if (!spawned.ok()) {
       if (++spawn_failures_ == kMaxSpawnFailures) {

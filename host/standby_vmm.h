@@ -14,6 +14,7 @@
 
 #include "common/result.h"
 #include "host/foreground_gate.h"
+#include "host/jail/vm_jail.h"
 #include "host/net/egress_policy.h"
 #include "host/net/vm_netns.h"
 #include "host/vm_client.h"
@@ -25,7 +26,8 @@ namespace ember::host {
 // a standby VMM the api socket takes the restore request, and the vsock path is what the
 // request gives the restored VM.
 struct SpawnedVmm {
-  VmSocketFiles files;              // first, so the files go last, after the VMM
+  std::optional<jail::VmJail> jail;  // first: its directory goes last, after the VMM's files
+  VmSocketFiles files;              // before the VMM, so the files go after it
   std::optional<net::VmNetns> net;  // removed after the VMM is gone
   VmProcess process;
   // Of the spawn or the give_egress that made it what it is: the time spent assigning the
@@ -40,18 +42,35 @@ struct VmmNetwork {
   net::EgressPolicy egress;
 };
 
+// How a VMM is jailed: not at all (jails null), or by ember-jailer in `jail` (prepared by
+// the caller, whose socket files are in its run directory) with `limits`.
+struct VmmJail {
+  const jail::VmJails* jails = nullptr;
+  std::optional<jail::VmJail> jail;
+  jail::JailLimits limits;
+};
+
+// A jail from jails (none when jails is null), for the VMM about to be spawned.
+Result<VmmJail> prepare_vmm_jail(const std::shared_ptr<jail::VmJails>& jails,
+                                 jail::JailLimits limits = {});
+
+// Where a VMM's socket files go: its jail's run directory, or run_dir when not jailed.
+std::string vmm_run_dir(const VmmJail& jail, const std::string& run_dir);
+
 // Spawns argv, an ember-vmm command line using files' sockets; with a network, the VMM
 // runs in a fresh namespace of its own with a tap (vmm_net_flags are appended), its
-// policy assigned first.
+// policy assigned first. Jailed: through ember-jailer, cloned into new mount, PID, IPC,
+// UTS (and, without a network of its own, network) namespaces.
 Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
-                             const VmmNetwork& network);
+                             const VmmNetwork& network, VmmJail jail = {});
 
 // Spawns `vmm_path --standby --api-sock <fresh path in run_dir> [extra_args]`; with a
 // network, in a fresh namespace of its own with a tap and policy (made here, ahead of any
-// restore).
+// restore); with jails, jailed now (what a restore needs is linked in by restore_on_standby).
 Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::string& run_dir,
                                      const VmmNetwork& network,
-                                     const std::vector<std::string>& extra_args = {});
+                                     const std::vector<std::string>& extra_args = {},
+                                     const std::shared_ptr<jail::VmJails>& jails = nullptr);
 
 // Judges the traffic of vmm's VM by egress from now on (flows already open included); a
 // no-op without a namespace or when it has that policy already. Sets vmm.egress_ms.
@@ -59,7 +78,8 @@ Status give_egress(SpawnedVmm& vmm, net::HostNetwork* host, const net::EgressPol
 
 // Sends {"op":"restore",...} for `snapshot_dir` to a standby VMM and waits for its reply:
 // ok once the VM is restored and running, with vmm.files.vsock_uds as its vsock and
-// `disks` (may be empty) replacing the snapshot's. Fails with the VMM's stderr attached.
+// `disks` (may be empty) replacing the snapshot's. A jailed VMM first gets the snapshot's
+// files and the disks hard-linked into its root. Fails with the VMM's stderr attached.
 Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
                           const std::vector<std::string>& disks,
                           std::chrono::milliseconds timeout);
@@ -72,8 +92,10 @@ class StandbyStock {
   // namespace gets network.egress ahead (emberd's default policy), so that restoring a
   // function with that policy changes no rule on the request path.
   // With a gate, each refill first waits its turn behind the cold starts in progress.
+  // With jails, every standby is jailed when made.
   StandbyStock(std::string vmm_path, std::string run_dir, size_t target,
-               VmmNetwork network = {}, std::shared_ptr<ForegroundGate> gate = nullptr);
+               VmmNetwork network = {}, std::shared_ptr<ForegroundGate> gate = nullptr,
+               std::shared_ptr<jail::VmJails> jails = nullptr);
   ~StandbyStock();
   StandbyStock(const StandbyStock&) = delete;
   StandbyStock& operator=(const StandbyStock&) = delete;
@@ -91,6 +113,7 @@ class StandbyStock {
   const size_t target_;
   const VmmNetwork network_;
   const std::shared_ptr<ForegroundGate> gate_;
+  const std::shared_ptr<jail::VmJails> jails_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<SpawnedVmm> stock_;

@@ -2,6 +2,7 @@
 #include "host/vm_client.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
@@ -53,6 +54,72 @@ std::string read_tail(const UniqueFd& fd, size_t max_bytes) {
   return out;
 }
 
+// What a child cloned into new namespaces does before its exec: only async-signal-safe calls,
+// on data prepared by the parent (the parent may have other threads holding locks).
+struct CloneChild {
+  int in_fd, out_fd, err_fd, net_fd;
+  int report_fd;  // close-on-exec pipe: the exec's errno is written here if it fails
+  char** argv;
+  char** envp;
+};
+
+int clone_child_main(void* arg) {
+  const CloneChild& c = *static_cast<const CloneChild*>(arg);
+  auto fail = [&](int err) {
+    (void)!::write(c.report_fd, &err, sizeof(err));
+    ::_exit(127);
+  };
+  if (::dup2(c.in_fd, 0) < 0 || ::dup2(c.out_fd, 1) < 0 || ::dup2(c.err_fd, 2) < 0) fail(errno);
+  if (c.net_fd >= 0 && ::dup2(c.net_fd, kChildNetFd) < 0) fail(errno);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGPIPE, SIG_DFL);  // handled signals reset at exec; ignored ones would not
+  ::execve(c.argv[0], c.argv, c.envp);
+  fail(errno);
+  return 127;
+}
+
+// clone(2) of argv into `namespaces` with the given stdio and tap; the child's pid.
+Result<pid_t> clone_spawn(const std::vector<std::string>& argv, int namespaces, int in_fd,
+                          int out_fd, int err_fd, int net_fd) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return errno_error("spawn", "pipe");
+  UniqueFd report_read(report[0]), report_write(report[1]);
+  CloneChild child{in_fd, out_fd, err_fd, net_fd, report[1], args.data(), environ};
+  // The child runs on this stack (a copy of it: no CLONE_VM) until its exec.
+  constexpr size_t kStackSize = 64 * 1024;
+  void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return errno_error("spawn", "child stack");
+  const pid_t pid = ::clone(clone_child_main, static_cast<char*>(stack) + kStackSize,
+                            namespaces | SIGCHLD, &child);
+  const int clone_errno = errno;
+  ::munmap(stack, kStackSize);
+  if (pid < 0) {
+    errno = clone_errno;
+    return errno_error("spawn " + argv[0] + " in new namespaces",
+                       "clone (needs root; emberd --jail off runs VMMs unjailed)");
+  }
+  report_write.reset();
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(report_read.get(), &child_errno, sizeof(child_errno));
+  } while (n < 0 && errno == EINTR);
+  if (n == sizeof(child_errno)) {
+    int status;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    errno = child_errno;
+    return errno_error("spawn", argv[0]);
+  }
+  return pid;
+}
+
 }  // namespace
 
 std::vector<std::string> vmm_command(const VmConfig& c) {
@@ -98,17 +165,13 @@ Result<VmProcess> VmProcess::spawn(const VmConfig& config) {
 Result<VmProcess> VmProcess::spawn_command(const std::vector<std::string>& argv,
                                            const std::string& stdout_path,
                                            const std::string& stderr_path, bool capture_stdout,
-                                           int net_fd) {
+                                           int net_fd, int namespaces) {
   if (argv.empty()) return make_error("spawn", "empty command");
   VmProcess process;
   EMBER_TRY(process.stdout_fd_, open_output(stdout_path, capture_stdout, "vm-stdout"));
   EMBER_TRY(process.stderr_fd_, open_output(stderr_path, true, "vm-stderr"));
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!devnull) return errno_error("open", "/dev/null");
-
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
 
   // dup2 onto itself would keep close-on-exec: move such a descriptor out of the way first.
   UniqueFd net_copy;
@@ -117,6 +180,14 @@ Result<VmProcess> VmProcess::spawn_command(const std::vector<std::string>& argv,
     if (!net_copy) return errno_error("spawn", "duplicate the tap descriptor");
     net_fd = net_copy.get();
   }
+  if (namespaces != 0) {
+    EMBER_TRY(process.pid_, clone_spawn(argv, namespaces, devnull.get(), process.stdout_fd_.get(),
+                                        process.stderr_fd_.get(), net_fd));
+    return process;
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   ::posix_spawn_file_actions_init(&actions);

@@ -56,11 +56,14 @@ class VmProcess {
 
   // Starts any command with the same output handling (tests, tools, the jailer later).
   // Empty paths: stdout discarded (or captured when capture_stdout), stderr captured.
-  // net_fd >= 0 is given to the child as descriptor kChildNetFd.
+  // net_fd >= 0 is given to the child as descriptor kChildNetFd. With namespaces (CLONE_NEW*
+  // flags, for ember-jailer) the child is cloned into them and execs argv[0] (an absolute
+  // path) at once: it is PID 1 of its PID namespace and still this process's child.
   static Result<VmProcess> spawn_command(const std::vector<std::string>& argv,
                                          const std::string& stdout_path = {},
                                          const std::string& stderr_path = {},
-                                         bool capture_stdout = false, int net_fd = -1);
+                                         bool capture_stdout = false, int net_fd = -1,
+                                         int namespaces = 0);
 
   VmProcess(VmProcess&& other) noexcept;
   VmProcess& operator=(VmProcess&& other) noexcept;

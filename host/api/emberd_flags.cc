@@ -85,7 +85,19 @@ po::options_description describe_flags() {
       ("vm-connections", po::value<uint32_t>()->default_value(4096),
        "connections one VM may have open through the host's NAT at once (16..1048576)")
       ("vm-bandwidth-mbit", po::value<uint32_t>()->default_value(1000),
-       "bandwidth of one VM's network, in Mbit/s each way (1..100000)");
+       "bandwidth of one VM's network, in Mbit/s each way (1..100000)")
+      ("jail", po::value<std::string>(),
+       "on: every ember-vmm runs jailed by ember-jailer (its own mount, PID, IPC, UTS and "
+       "network namespaces, pivot_root into <state-dir>/jail/N/root, a uid of its own, no "
+       "capabilities, rlimits); off: VMMs run as emberd does (default: on when run as root)")
+      ("jail-uids", po::value<std::string>()->default_value("900000-965535"),
+       "FIRST-LAST: the uids (gid = uid) jailed VMMs run as, one per live VM; no other user "
+       "may use them")
+      ("jailer", po::value<std::string>(),
+       "the ember-jailer binary (default: ember-jailer beside emberd)")
+      ("test-forbidden-syscall-in", po::value<std::string>(),
+       "for tests: every VMM booted for this function makes a call its seccomp filter forbids "
+       "on a vCPU thread (ember-vmm --test-forbidden-syscall-on-vcpu) and dies with SIGSYS");
   // clang-format on
   return d;
 }
@@ -212,6 +224,24 @@ Result<EmberdFlags> parse_emberd_flags(int argc, const char* const argv[]) {
   }
 
   InvokerConfig& invoker = c.invoker;
+  jail::JailOptions& jail = invoker.jail;
+  if (vm.count("jail")) {
+    const std::string on = vm["jail"].as<std::string>();
+    if (on != "on" && on != "off") return usage_error("--jail must be on or off");
+    jail.enabled = on == "on";
+  } else {
+    jail.enabled = ::geteuid() == 0;  // the jailer needs root; without it VMMs run as emberd does
+  }
+  auto uids = jail::parse_uid_range(vm["jail-uids"].as<std::string>());
+  if (!uids.ok()) return usage_error("--jail-uids " + uids.error().context);
+  jail.uids = *uids;
+  if (vm.count("test-forbidden-syscall-in")) {
+    invoker.test_forbidden_syscall_in = vm["test-forbidden-syscall-in"].as<std::string>();
+  }
+  if (vm.count("jailer")) {
+    jail.jailer_path = vm["jailer"].as<std::string>();
+    if (jail.jailer_path.empty()) return usage_error("--jailer needs a path");
+  }
   auto egress = net::parse_egress_policy(vm["egress-default"].as<std::string>());
   if (!egress.ok()) return usage_error("--egress-default: " + egress.error().message());
   invoker.egress_default = std::move(egress).value();

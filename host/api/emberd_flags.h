@@ -43,7 +43,9 @@ struct EmberdConfig {
   std::string dns;                    // --dns: the guests' resolver; empty: the host's own
   uint32_t vm_max_connections = 4096;  // tracked connections per VM
   uint32_t vm_bandwidth_mbit = 1000;  // per VM and direction
-  InvokerConfig invoker;  // state_dir, region and egress_default copied from above
+  // state_dir, region and egress_default copied from above; invoker.jail from --jail (on
+  // by default when emberd runs as root), --jail-uids and --jailer.
+  InvokerConfig invoker;
 };
 
 struct EmberdFlags {

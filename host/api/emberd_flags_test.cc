@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <vector>
 
 namespace ember::host {
@@ -143,6 +145,43 @@ TEST(EmberdFlags, TheTcpListenerNeedsKeysOrAnExplicitInsecureLoopback) {
   EXPECT_FALSE(parse({"--socket-group", ""}).ok());
   // Keys without a TCP listener are allowed (the Unix socket needs none).
   EXPECT_TRUE(parse({"--credentials", "/c"}).ok());
+}
+
+TEST(EmberdFlags, Jail) {
+  auto defaults = parse({});
+  ASSERT_TRUE(defaults.ok());
+  // On by default exactly when emberd runs as root (the jailer needs it).
+  EXPECT_EQ(defaults->config.invoker.jail.enabled, ::geteuid() == 0);
+  EXPECT_EQ(defaults->config.invoker.jail.uids.first, 900000u);
+  EXPECT_EQ(defaults->config.invoker.jail.uids.last, 965535u);
+  EXPECT_EQ(defaults->config.invoker.jail.jailer_path, "");
+
+  auto on = parse({"--jail", "on", "--jail-uids", "70000-70009", "--jailer", "/opt/ember-jailer"});
+  ASSERT_TRUE(on.ok()) << on.error().message();
+  EXPECT_TRUE(on->config.invoker.jail.enabled);
+  EXPECT_EQ(on->config.invoker.jail.uids.first, 70000u);
+  EXPECT_EQ(on->config.invoker.jail.uids.last, 70009u);
+  EXPECT_EQ(on->config.invoker.jail.jailer_path, "/opt/ember-jailer");
+  auto off = parse({"--jail", "off"});
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->config.invoker.jail.enabled);
+
+  auto bad = parse({"--jail", "yes"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("--jail must be on or off"), std::string::npos);
+  for (const char* range : {"0-100", "10-5", "5", "a-b"}) {
+    auto r = parse({"--jail-uids", range});
+    ASSERT_FALSE(r.ok()) << range;
+    EXPECT_NE(r.error().message().find("--jail-uids"), std::string::npos) << r.error().message();
+  }
+  EXPECT_FALSE(parse({"--jailer", ""}).ok());
+}
+
+TEST(EmberdFlags, TheSeccompTestHookNamesOneFunction) {
+  auto hooked = parse({"--test-forbidden-syscall-in", "doomed"});
+  ASSERT_TRUE(hooked.ok());
+  EXPECT_EQ(hooked->config.invoker.test_forbidden_syscall_in, "doomed");
+  EXPECT_EQ(parse({})->config.invoker.test_forbidden_syscall_in, "");
 }
 
 TEST(EmberdFlags, Help) {

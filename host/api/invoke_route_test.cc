@@ -58,10 +58,10 @@ TEST_F(InvokeTest, AnEmptyPayloadIsAnEmptyObject) {
 
 TEST_F(InvokeTest, TimingHeaderSaysWarmOrCold) {
   EXPECT_EQ(invoke("{}").header("X-Ember-Timing"),
-            "start=warm;queue=0.50;restore=0.00;net=0.00;boot=0.00;init=0.00;handler=12.34;total=13.50");
+            "start=warm;pool=0;queue=0.50;restore=0.00;net=0.00;boot=0.00;init=0.00;handler=12.34;total=13.50");
   invoker_.timing = {.restore_ms = 8.5, .network_ms = 0.25, .handler_ms = 1, .total_ms = 10, .cold = true};
   EXPECT_EQ(invoke("{}").header("X-Ember-Timing"),
-            "start=cold;queue=0.00;restore=8.50;net=0.25;boot=0.00;init=0.00;handler=1.00;total=10.00");
+            "start=cold;pool=0;queue=0.00;restore=8.50;net=0.25;boot=0.00;init=0.00;handler=1.00;total=10.00");
 }
 
 TEST_F(InvokeTest, TailReturnsThisInvocationsLogLines) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "host/jail/jail_options.h"
 #include "host/net/egress_policy.h"
 
 namespace ember::host {
@@ -42,8 +43,14 @@ struct InvokeRequest {
 
 // Milliseconds. On a cold start either restore_ms or boot_ms + init_ms are set.
 struct InvokeTiming {
-  double queue_ms = 0;    // waiting for capacity
-  double restore_ms = 0;  // restoring a snapshot
+  // Every wait before the handler starts that is not this request's own boot, init or
+  // restore: for capacity or memory, for a function's first boot and its snapshot, the
+  // hand-off of a ready VM.
+  double queue_ms = 0;
+  // Restoring a snapshot: the VM's own restore (request to RefreshAck), on this request's
+  // path or, from_pool, before it (a ready VM restored ahead; then not part of total_ms).
+  double restore_ms = 0;
+  bool from_pool = false;
   // Of restore_ms or boot_ms: assigning the VM its egress policy on this path (0 for a VM
   // restored ahead, or for one whose namespace was made ahead with that policy).
   double network_ms = 0;
@@ -103,6 +110,11 @@ struct InvokerConfig {
   // Per-VM networking (it must outlive the invoker); null: guests have loopback only.
   net::HostNetwork* network = nullptr;
   net::EgressPolicy egress_default;  // for functions without an Egress of their own
+  // Every VMM (booted, restored, standby) jailed by ember-jailer when jail.enabled;
+  // base_dir and always_ro are the invoker's (<state_dir>/jail, the guest root image).
+  jail::JailOptions jail;
+  // For tests: VMMs booted for this function die by seccomp (SIGSYS) as their vCPUs start.
+  std::string test_forbidden_syscall_in;
 };
 
 // The microVM invoker (host/runtime/vm_invoker.cc). Fails when the configuration cannot

@@ -28,7 +28,8 @@ std::string two_decimals(double value) {
 }  // namespace
 
 std::string ember_timing_header(const InvokeTiming& t) {
-  return std::string("start=") + (t.cold ? "cold" : "warm") + ";queue=" + two_decimals(t.queue_ms) +
+  return std::string("start=") + (t.cold ? "cold" : "warm") + ";pool=" + (t.from_pool ? "1" : "0") +
+         ";queue=" + two_decimals(t.queue_ms) +
          ";restore=" + two_decimals(t.restore_ms) + ";net=" + two_decimals(t.network_ms) +
          ";boot=" + two_decimals(t.boot_ms) +
          ";init=" + two_decimals(t.init_ms) + ";handler=" + two_decimals(t.handler_ms) +

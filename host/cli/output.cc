@@ -317,6 +317,7 @@ std::string format_queue(const json& queue) {
 
 std::string format_timing(std::string_view header) {
   std::string start, total;
+  bool from_pool = false;
   std::vector<std::string> parts;
   auto in_ms = [](std::string value) {
     return value.size() > 2 && value.ends_with("ms") ? value : value + " ms";
@@ -333,6 +334,8 @@ std::string format_timing(std::string_view header) {
     const std::string value(item.substr(eq + 1));
     if (key == "start") {
       start = value;
+    } else if (key == "pool") {
+      from_pool = value == "1";
     } else if (key == "total") {
       total = in_ms(value);
     } else {
@@ -340,7 +343,7 @@ std::string format_timing(std::string_view header) {
     }
   }
   std::string line = "timing:";
-  if (!start.empty()) line += " " + start + " start";
+  if (!start.empty()) line += " " + start + " start" + (from_pool ? " from the pool" : "");
   if (!total.empty()) line += std::string(start.empty() ? "" : ",") + " total " + total;
   if (!parts.empty()) {
     line += " (";

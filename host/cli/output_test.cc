@@ -63,6 +63,9 @@ TEST(OutputTest, FormatsTiming) {
       "init 40.2 ms, handler 3.0 ms)");
   EXPECT_EQ(format_timing("start=warm; handler=1.5 ;total=2"),
             "timing: warm start, total 2 ms (handler 1.5 ms)");
+  EXPECT_EQ(format_timing("start=cold;pool=1;queue=0.3;restore=150;handler=2;total=3"),
+            "timing: cold start from the pool, total 3 ms (queue 0.3 ms, restore 150 ms, "
+            "handler 2 ms)");
   EXPECT_EQ(format_timing("total=7"), "timing: total 7 ms");
   EXPECT_EQ(format_timing("garbage"), "timing: emberd sent no timing breakdown");
 }

@@ -1,6 +1,8 @@
 // BootedVm: ember-vmm from the kernel, Ready, and a snapshot through the control socket.
 #include "host/runtime/booted_vm.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -16,11 +18,17 @@ using std::chrono::seconds;
 
 constexpr milliseconds kControlTimeout = seconds(60);
 
+// Besides guest memory (memory.bin), what a booted VMM may write into one file: state.bin
+// and its own log.
+constexpr uint64_t kFsizeSlack = 64ull << 20;
 
 }  // namespace
 
 Result<std::unique_ptr<BootedVm>> BootedVm::boot(const BootSpec& spec) {
-  VmSocketFiles files = VmSocketFiles::fresh(spec.run_dir);
+  jail::JailLimits limits;
+  limits.fsize = (uint64_t{spec.memory_mb} << 20) + kFsizeSlack;  // its snapshot's memory.bin
+  EMBER_TRY(VmmJail jail, prepare_vmm_jail(spec.jails, limits));
+  VmSocketFiles files = VmSocketFiles::fresh(vmm_run_dir(jail, spec.run_dir));
   VmConfig config;
   config.vmm_path = spec.vmm_path;
   config.kernel = spec.kernel;
@@ -34,10 +42,18 @@ Result<std::unique_ptr<BootedVm>> BootedVm::boot(const BootSpec& spec) {
   if (spec.network != nullptr) config.extra_cmdline += " " + net::guest_kernel_args();
   std::vector<std::string> argv = vmm_command(config);
   argv.insert(argv.end(), {"--api-sock", files.api_sock});
+  if (spec.test_forbidden_syscall) argv.push_back("--test-forbidden-syscall-on-vcpu");
 
   EMBER_TRY(AgentClient client, AgentClient::listen(files.vsock_uds));
-  EMBER_TRY(SpawnedVmm vmm,
-            spawn_vmm(std::move(argv), std::move(files), {spec.network, spec.egress}));
+  if (jail.jail) {
+    // The jailed VMM connects to this socket when the guest says Ready: it needs write access.
+    const std::string ready = files.vsock_uds + "_" + std::to_string(kAgentReadyPort);
+    if (::chown(ready.c_str(), jail.jail->uid(), jail.jail->uid()) != 0) {
+      return errno_error("boot a VM: give the jailed VMM the Ready socket", ready);
+    }
+  }
+  EMBER_TRY(SpawnedVmm vmm, spawn_vmm(std::move(argv), std::move(files),
+                                      {spec.network, spec.egress}, std::move(jail)));
   VmProcess& process = vmm.process;
   auto vmm_exited = [&]() -> Status {
     auto exited = process.wait_for(milliseconds(0));
@@ -59,10 +75,13 @@ bool BootedVm::alive() { return vmm_.process.alive(); }
 
 Status BootedVm::snapshot(const std::string& dir) {
   namespace fs = std::filesystem;
-  const std::string tmp = dir + ".tmp";
+  // Jailed, the VMM can write only in its run directory (on the state dir's file system,
+  // so the rename below still moves, not copies).
+  const std::string tmp = vmm_.jail ? vmm_.jail->run_dir() + "/snapshot" : dir + ".tmp";
   std::error_code ec;
   fs::remove_all(tmp, ec);
   fs::create_directories(fs::path(tmp).parent_path(), ec);
+  fs::create_directories(fs::path(dir).parent_path(), ec);
   EMBER_CHECK(vm_control_ok(vmm_.files.api_sock, R"({"op":"pause"})", kControlTimeout));
   const std::string request = nlohmann::json{{"op", "snapshot"}, {"dir", tmp}}.dump();
   Status taken = vm_control_ok(vmm_.files.api_sock, request, kControlTimeout);
@@ -73,6 +92,15 @@ Status BootedVm::snapshot(const std::string& dir) {
     return taken;
   }
   EMBER_CHECK(resumed);
+  if (vmm_.jail) {
+    // Out of the VMM's hands: owned by root, read-only for every VMM that restores it.
+    fs::remove_all(dir, ec);
+    fs::rename(tmp, dir, ec);
+    if (ec) return make_error("snapshot", "rename " + tmp + " to " + dir + ": " + ec.message());
+    Status sealed = jail::seal_for_vmms(dir);
+    if (!sealed.ok()) fs::remove_all(dir, ec);
+    return sealed;
+  }
   fs::remove_all(dir, ec);
   fs::rename(tmp, dir, ec);
   if (ec) return make_error("snapshot", "rename " + tmp + " to " + dir + ": " + ec.message());

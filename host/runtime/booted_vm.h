@@ -27,6 +27,9 @@ struct BootSpec {
   // When set, the VM gets a network namespace, a tap and eth0 configured at boot.
   net::HostNetwork* network = nullptr;
   net::EgressPolicy egress;  // with a network: what the VM may reach, from its first instruction
+  // When set, the VMM is jailed; its snapshots are written inside the jail, then moved out.
+  std::shared_ptr<jail::VmJails> jails;
+  bool test_forbidden_syscall = false;  // ember-vmm --test-forbidden-syscall-on-vcpu
 };
 
 inline constexpr const char* kCodeDevice = "/dev/vdb";
@@ -42,8 +45,10 @@ class BootedVm : public PooledVm {
   double egress_ms() const override { return vmm_.egress_ms; }
   bool alive() override;
 
-  // Pauses the VM, writes a snapshot into `dir` (through `<dir>.tmp`, renamed when
-  // complete, so `dir` either holds a whole snapshot or does not exist) and resumes.
+  // Pauses the VM, writes a snapshot into `dir` (through `<dir>.tmp`, or a directory in a
+  // jailed VMM's run directory, renamed when complete, so `dir` either holds a whole
+  // snapshot or does not exist) and resumes. A jailed VMM's snapshot is then owned by root,
+  // read-only to every VMM.
   Status snapshot(const std::string& dir);
 
  private:

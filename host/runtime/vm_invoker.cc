@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -85,6 +86,13 @@ Result<std::unique_ptr<VmInvoker>> VmInvoker::create(const InvokerConfig& config
   std::error_code ec;
   fs::create_directories(run_dir(config.state_dir), ec);
   if (ec) return make_error("microVM invoker", config.state_dir + "/runtime: " + ec.message());
+  std::shared_ptr<jail::VmJails> jails;
+  if (config.jail.enabled) {
+    jail::JailOptions jail = config.jail;
+    jail.base_dir = config.state_dir + "/jail";
+    jail.always_ro = {config.rootfs};
+    EMBER_TRY(jails, jail::VmJails::create(std::move(jail)));
+  }
   Status cgroups = VmCgroup::prepare(options.cgroup_root);
   if (!cgroups.ok()) {
     std::fprintf(stderr,
@@ -92,7 +100,8 @@ Result<std::unique_ptr<VmInvoker>> VmInvoker::create(const InvokerConfig& config
                  "bounds each function): %s\n",
                  cgroups.error().message().c_str());
   }
-  return std::unique_ptr<VmInvoker>(new VmInvoker(config, std::move(options), cgroups.ok()));
+  return std::unique_ptr<VmInvoker>(
+      new VmInvoker(config, std::move(options), cgroups.ok(), std::move(jails)));
 }
 
 namespace {
@@ -108,8 +117,10 @@ PoolOptions pool_options(const InvokerConfig& config, const VmInvokerOptions& op
 }
 
 RestoredVmOptions restored_options(const InvokerConfig& config,
-                                   std::shared_ptr<ForegroundGate> gate) {
+                                   std::shared_ptr<ForegroundGate> gate,
+                                   std::shared_ptr<jail::VmJails> jails) {
   RestoredVmOptions r;
+  r.jails = jails;
   r.vmm_path = config.vmm_path;
   r.run_dir = run_dir(config.state_dir);
   r.ready_timeout = std::chrono::seconds(60);
@@ -117,18 +128,20 @@ RestoredVmOptions restored_options(const InvokerConfig& config,
   if (config.standby_vmms > 0) {
     r.standby = std::make_shared<StandbyStock>(config.vmm_path, r.run_dir, config.standby_vmms,
                                                VmmNetwork{config.network, config.egress_default},
-                                               std::move(gate));
+                                               std::move(gate), std::move(jails));
   }
   return r;
 }
 
 }  // namespace
 
-VmInvoker::VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool cgroups)
+VmInvoker::VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool cgroups,
+                     std::shared_ptr<jail::VmJails> jails)
     : config_(config),
       options_(std::move(options)),
       cgroups_(cgroups),
-      pool_(std::make_unique<RestoredVmFactory>(restored_options(config, gate_)),
+      jails_(std::move(jails)),
+      pool_(std::make_unique<RestoredVmFactory>(restored_options(config, gate_, jails_)),
             pool_options(config, options_, gate_)) {
   reaper_ = std::thread([this] { reap_idle(); });
 }
@@ -149,7 +162,17 @@ Result<net::EgressPolicy> VmInvoker::egress_policy(const FunctionSpec& fn) const
 
 Result<SnapshotSpec> VmInvoker::snapshot_spec(const FunctionSpec& fn) const {
   EMBER_TRY(net::EgressPolicy egress, egress_policy(fn));
-  return SnapshotSpec{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, {}, std::move(egress)};
+  return SnapshotSpec{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, snapshot_disks(fn),
+                      std::move(egress)};
+}
+
+std::vector<std::string> VmInvoker::snapshot_disks(const FunctionSpec& fn) const {
+  // A jail shows only the files named to it: the disks a restore opens are named here,
+  // as booted (root image first, then the code image), read-only.
+  if (!jails_) return {};
+  std::vector<std::string> disks = {config_.rootfs + ":ro"};
+  if (!fn.code_image_path.empty()) disks.push_back(fn.code_image_path + ":ro");
+  return disks;
 }
 
 void VmInvoker::forget(FunctionState& state, std::vector<EnvPtr>& doomed) {
@@ -201,10 +224,12 @@ Result<VmInvoker::ColdStart> VmInvoker::restore(const FunctionSpec& fn) {
   ColdStart cold;
   // A ready VM got its policy in the background: none of it was on this path.
   cold.timing.network_ms = lease.hit() ? 0 : lease->egress_ms();
+  // The VM's own restore, on this path or ahead of it (then from_pool).
+  cold.timing.restore_ms = lease->restore_ms() > 0 ? lease->restore_ms() : ms_between(t0, Clock::now());
+  cold.timing.from_pool = lease.hit();
   cold.env = std::make_unique<Environment>();
   cold.env->lease.emplace(std::move(lease));
   cold.env->revision = fn.revision_id;
-  cold.timing.restore_ms = ms_between(t0, Clock::now());
   cold.timing.cold = true;
   return cold;
 }
@@ -222,6 +247,9 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   spec.tmp_mib = fn.ephemeral_mb;
   spec.run_dir = run_dir(config_.state_dir);
   spec.network = config_.network;
+  spec.jails = jails_;
+  spec.test_forbidden_syscall =
+      !config_.test_forbidden_syscall_in.empty() && fn.name == config_.test_forbidden_syscall_in;
   EMBER_TRY(spec.egress, egress_policy(fn));
   const auto t0 = Clock::now();
   EMBER_TRY(MemoryCharge charge,
@@ -267,7 +295,8 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   cold.env->booted = std::move(vm);
   cold.env->revision = fn.revision_id;
   if (snap.ok()) {
-    SnapshotSpec clone{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, {}, spec.egress};
+    SnapshotSpec clone{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, snapshot_disks(fn),
+                       spec.egress};
     pool_.ensure(clone, options_.ready_per_function);
   }
   return cold;
@@ -305,7 +334,6 @@ Result<VmInvoker::ColdStart> VmInvoker::cold_start(const InvokeRequest& request)
 
 Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
   const FunctionSpec& fn = request.fn;
-  const auto start = Clock::now();
   ColdStart cold;
   cold.env = take_warm(fn);
   std::optional<ForegroundGate::Scope> foreground;  // a cold start: refills wait until its end
@@ -320,7 +348,6 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
     cold = std::move(made);
     limit(*cold.env, fn);
   }
-  cold.timing.queue_ms = ms_between(request.received, start);
   Environment& env = *cold.env;
 
   Invoke invoke;
@@ -330,6 +357,10 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
   invoke.client_context = request.client_context;
   invoke.payload = request.payload;
   const auto handler_start = Clock::now();
+  // Whatever came before the handler and was not this request's own cold start work.
+  const InvokeTiming& t = cold.timing;
+  const double own_work = (t.from_pool ? 0 : t.restore_ms) + t.boot_ms + t.init_ms;
+  cold.timing.queue_ms = std::max(0.0, ms_between(request.received, handler_start) - own_work);
   auto result = env.vm().agent().invoke(invoke, milliseconds(uint64_t{fn.timeout_s} * 1000));
   const auto handler_end = Clock::now();
 

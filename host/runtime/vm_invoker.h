@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "host/api/invoker.h"
+#include "host/jail/vm_jail.h"
 #include "host/pool.h"
 #include "host/runtime/booted_vm.h"
 #include "host/runtime/vm_cgroup.h"
@@ -67,7 +68,8 @@ class VmInvoker : public Invoker {
     std::optional<InvokeOutcome> init_failure;  // the runtime failed its init
   };
 
-  VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool cgroups);
+  VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool cgroups,
+            std::shared_ptr<jail::VmJails> jails);
 
   std::string snapshot_dir(const std::string& function, const std::string& revision) const;
   EnvPtr take_warm(const FunctionSpec& fn);
@@ -77,6 +79,8 @@ class VmInvoker : public Invoker {
   void limit(Environment& env, const FunctionSpec& fn);
   // The function's own egress policy, else emberd's default.
   Result<net::EgressPolicy> egress_policy(const FunctionSpec& fn) const;
+  // The disks a restore of fn's snapshot names (jailed only; else the snapshot's own).
+  std::vector<std::string> snapshot_disks(const FunctionSpec& fn) const;
   // What restoring fn's current revision takes (egress_policy included).
   Result<SnapshotSpec> snapshot_spec(const FunctionSpec& fn) const;
   void give_back(const FunctionSpec& fn, EnvPtr env);
@@ -93,6 +97,7 @@ class VmInvoker : public Invoker {
   const InvokerConfig config_;
   const VmInvokerOptions options_;
   const bool cgroups_;
+  const std::shared_ptr<jail::VmJails> jails_;  // null: VMMs run unjailed
   // Held by every cold start: the pool's and the standby stock's refills wait behind it.
   const std::shared_ptr<ForegroundGate> gate_ = std::make_shared<ForegroundGate>();
   VmPool pool_;

@@ -23,6 +23,15 @@ from emberd_process import API, Emberd, add_binary_flags, make_zip
 ARGS = None
 
 
+def timing(headers):
+    """X-Ember-Timing as a dict of floats (ms; pool 0 or 1) plus 'start'."""
+    out = {}
+    for item in headers["x-ember-timing"].split(";"):
+        key, _, value = item.partition("=")
+        out[key] = value if key == "start" else float(value)
+    return out
+
+
 class EmberdTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -237,6 +246,27 @@ class EmberdTest(unittest.TestCase):
         timings = [headers["x-ember-timing"] for headers, _ in calls]
         self.assertTrue(any("start=cold" in t and "boot=0.00" in t for t in timings), timings)
 
+    def test_a_ready_vm_reports_the_restore_it_went_through(self):
+        self.create("ready", "python3.11", "app.handler", {"app.py": (
+            "import time\n"
+            "def handler(event, context):\n"
+            "    time.sleep(event.get('sleep', 0))\n    return 'ok'\n", 0o644)}, Timeout=60)
+        self.invoke("ready", {})  # boot, init, snapshot; then a clone is restored ahead
+        time.sleep(30)  # for the pool's background restore
+        # Two at once: one takes the warm VM, the other the clone the pool had ready.
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            calls = list(pool.map(lambda _: self.invoke("ready", {"sleep": 2}), range(2)))
+        timings = [timing(headers) for headers, _ in calls]
+        pooled = [t for t in timings if t["start"] == "cold"]
+        self.assertEqual(len(pooled), 1, timings)
+        t = pooled[0]
+        self.assertEqual(t["pool"], 1, timings)
+        self.assertEqual(t["boot"], 0, timings)
+        # Its own restore (request to RefreshAck), not the hand-off: that one is in queue,
+        # and a restore (vCPUs, memory, the vsock reconnect, Refresh) is far longer.
+        self.assertGreater(t["restore"], 5 * t["queue"], timings)
+        self.assertGreater(t["restore"], 1.0, timings)
+
     def test_zz_restart_keeps_functions(self):
         self.create("keep", "python3.11", "app.handler", {"app.py": (
             "def handler(event, context):\n    return 'kept'\n", 0o644)})
@@ -248,7 +278,8 @@ class EmberdTest(unittest.TestCase):
         headers, result = self.invoke("keep", {})
         self.assertEqual(result, "kept")
         self.assertIn("start=cold", headers["x-ember-timing"])
-        self.assertIn("restore=", headers["x-ember-timing"])
+        self.assertIn("pool=0", headers["x-ember-timing"])  # restored on demand: no VM ready
+        self.assertGreater(timing(headers)["restore"], 0)
 
     def test_bad_requests_get_4xx(self):
         status, headers, _ = self.d.request("POST", API, b"{not json")
