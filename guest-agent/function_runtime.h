@@ -59,6 +59,9 @@ class FunctionRuntime {
   // Kills the runtime and wakes every waiter for good (agent shutdown).
   void stop();
 
+  // This VM was just restored from a snapshot (see InvocationBroker::note_restore).
+  void note_restore() { broker_.note_restore(); }
+
  private:
   ChildReaper& reaper_;
   const FunctionRuntimeConfig config_;

@@ -3,6 +3,7 @@
 // runtime blocked in `next` survives a snapshot and serves whichever session sends Invoke.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -72,6 +73,12 @@ class InvocationBroker {
   // Wakes every waiter for good: agent shutdown.
   void close();
 
+  // The VM was restored from a snapshot (its Refresh was acknowledged): every `next` from
+  // now on tells the runtime so (the Ember-Restore-Count header), for it to reseed what it
+  // keeps of randomness before the next handler runs.
+  void note_restore() { restores_.fetch_add(1); }
+  uint64_t restores() const { return restores_.load(); }
+
  private:
   void wake_next_waiters();  // mu_ held
 
@@ -88,6 +95,7 @@ class InvocationBroker {
   std::string current_id_;         // handed to the runtime, not yet answered
   std::optional<InvocationOutcome> outcome_;
   std::vector<int> next_waiters_;  // eventfds of connections blocked in next()
+  std::atomic<uint64_t> restores_{0};
 };
 
 }  // namespace ember::agent

@@ -221,6 +221,7 @@ bool RuntimeApiServer::handle_next(int fd, const HttpRequest& request) {
       {"Lambda-Runtime-Aws-Request-Id", invoke->request_id},
       {"Lambda-Runtime-Deadline-Ms", std::to_string(invoke->deadline_unix_ms)},
       {"Lambda-Runtime-Invoked-Function-Arn", invoke->invoked_function_arn},
+      {"Ember-Restore-Count", std::to_string(broker_.restores())},
   };
   if (!invoke->trace_id.empty()) headers.emplace_back("Lambda-Runtime-Trace-Id", invoke->trace_id);
   if (!invoke->client_context.empty()) {

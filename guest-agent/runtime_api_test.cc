@@ -146,6 +146,20 @@ TEST_F(RuntimeApiTest, NextCarriesTheEventAndItsHeaders) {
   EXPECT_EQ(outcome->payload, "\"done\"");
 }
 
+TEST_F(RuntimeApiTest, NextCountsTheRestoresSoFar) {
+  Client c(server_->port());
+  Response first = next_with(c, sample("before"));
+  EXPECT_NE(first.head.find("\r\nEmber-Restore-Count: 0\r\n"), std::string::npos);
+  ASSERT_EQ(c.request(post("/2018-06-01/runtime/invocation/before/response", "1")).status, 202);
+  ASSERT_TRUE(broker_.wait_outcome().ok());
+
+  broker_.note_restore();
+  broker_.note_restore();
+  ASSERT_TRUE(broker_.begin(sample("after")).ok());
+  Response second = c.request(std::string(kNext));
+  EXPECT_NE(second.head.find("\r\nEmber-Restore-Count: 2\r\n"), std::string::npos);
+}
+
 TEST_F(RuntimeApiTest, NextBlocksUntilAnInvocationIsQueued) {
   Client c(server_->port());
   c.send(kNext);

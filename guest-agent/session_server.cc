@@ -183,7 +183,10 @@ bool SessionServer::handle(int fd, AgentMessage message) {
     return reply_result(fd, runtime->invoke(*invoke));
   }
   if (auto* refresh = std::get_if<Refresh>(&message)) {
-    return send_all(fd, encode_frame(handle_refresh(*refresh, options_.refresh))).ok();
+    AgentMessage reply = handle_refresh(*refresh, options_.refresh);
+    // Before the ack: the host's next Invoke must find the runtime told of the restore.
+    if (runtime != nullptr && std::holds_alternative<RefreshAck>(reply)) runtime->note_restore();
+    return send_all(fd, encode_frame(reply)).ok();
   }
   if (std::holds_alternative<ShutdownRequest>(message)) {
     if (runtime != nullptr) runtime->stop();

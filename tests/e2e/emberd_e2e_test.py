@@ -267,6 +267,34 @@ class EmberdTest(unittest.TestCase):
         self.assertGreater(t["restore"], 5 * t["queue"], timings)
         self.assertGreater(t["restore"], 1.0, timings)
 
+    def test_clones_of_one_snapshot_draw_different_random_numbers(self):
+        # Python's random and Node's Math.random get their state during init, so it is in
+        # the snapshot: unless the runtime reseeds after a restore, a clone's first draw is
+        # the booted VM's first draw.
+        functions = {
+            "rand-py": ("python3.11", "app.handler", {"app.py": (
+                "import random, time\n"
+                "def handler(event, context):\n"
+                "    time.sleep(event.get('sleep', 0))\n"
+                "    return random.random()\n", 0o644)}),
+            "rand-node": ("nodejs18.x", "index.handler", {"index.js": (
+                "exports.handler = async (event) => {\n"
+                "  await new Promise((done) => setTimeout(done, (event.sleep || 0) * 1000));\n"
+                "  return Math.random();\n"
+                "};\n", 0o644)}),
+        }
+        for name, (runtime, handler, files) in functions.items():
+            self.create(name, runtime, handler, files, MemorySize=512, Timeout=60)
+            _, first = self.invoke(name, {})  # the booted VM's first draw after the snapshot
+            # Three at once: the warm VM and two clones (one the pool's, one on demand).
+            with concurrent.futures.ThreadPoolExecutor(3) as pool:
+                calls = list(pool.map(lambda _: self.invoke(name, {"sleep": 3}), range(3)))
+            restored = [t for t in (timing(headers) for headers, _ in calls)
+                        if t["start"] == "cold" and t["boot"] == 0]
+            self.assertGreaterEqual(len(restored), 2, [h["x-ember-timing"] for h, _ in calls])
+            values = [first] + [value for _, value in calls]
+            self.assertEqual(len(set(values)), 4, f"{name}: {values}")
+
     def test_zz_restart_keeps_functions(self):
         self.create("keep", "python3.11", "app.handler", {"app.py": (
             "def handler(event, context):\n    return 'kept'\n", 0o644)})

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import random
 import sys
 import time
 import traceback
@@ -246,6 +247,13 @@ def run_invocation(api, handler, headers, body):
     api.post_response(request_id, payload)
 
 
+def reseed_after_restore():
+    """Every clone of a snapshot starts with the state `random` got during init: give it
+    fresh state from the kernel's RNG, which the agent's Refresh reseeded. (os.urandom,
+    secrets and uuid4 read the kernel's RNG already.)"""
+    random.seed()
+
+
 def main():
     unbuffered_stdio()
     configure_logging()
@@ -258,8 +266,13 @@ def main():
         log_error(document)
         api.post_init_error(document)
         sys.exit(1)
+    restores_seen = 0
     while True:
         headers, body = api.next()
+        restores = int(headers.get("Ember-Restore-Count") or 0)
+        if restores != restores_seen:  # restored from a snapshot since the last invocation
+            restores_seen = restores
+            reseed_after_restore()
         run_invocation(api, handler, headers, body)
 
 
