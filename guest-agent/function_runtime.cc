@@ -182,6 +182,11 @@ Result<InitResult> FunctionRuntime::init(const InitRuntime& request) {
   return result;
 }
 
+void FunctionRuntime::note_refresh() {
+  std::lock_guard lock(mu_);
+  if (init_started_) broker_.note_restore();
+}
+
 Result<InvokeResult> FunctionRuntime::invoke(const Invoke& request) {
   const uint64_t start = monotonic_ns();
   if (!is_valid_request_id(request.request_id)) {

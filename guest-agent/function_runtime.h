@@ -59,8 +59,9 @@ class FunctionRuntime {
   // Kills the runtime and wakes every waiter for good (agent shutdown).
   void stop();
 
-  // This VM was just restored from a snapshot (see InvocationBroker::note_restore).
-  void note_restore() { broker_.note_restore(); }
+  // A Refresh was acknowledged: once init has started, this VM was restored from a snapshot
+  // (see InvocationBroker::note_restore); before, it was the host's Refresh after a boot.
+  void note_refresh();
 
  private:
   ChildReaper& reaper_;

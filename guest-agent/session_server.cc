@@ -185,7 +185,7 @@ bool SessionServer::handle(int fd, AgentMessage message) {
   if (auto* refresh = std::get_if<Refresh>(&message)) {
     AgentMessage reply = handle_refresh(*refresh, options_.refresh);
     // Before the ack: the host's next Invoke must find the runtime told of the restore.
-    if (runtime != nullptr && std::holds_alternative<RefreshAck>(reply)) runtime->note_restore();
+    if (runtime != nullptr && std::holds_alternative<RefreshAck>(reply)) runtime->note_refresh();
     return send_all(fd, encode_frame(reply)).ok();
   }
   if (std::holds_alternative<ShutdownRequest>(message)) {

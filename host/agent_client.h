@@ -42,7 +42,7 @@ class AgentSession {
   // (program not found, bad cwd, malformed frame) becomes an error with its message.
   Result<ExecResult> exec(const ExecRequest& request, std::optional<Millis> rpc_timeout = {});
 
-  // The first request after a snapshot restore: sends Refresh with kRefreshEntropyBytes
+  // The first request after a snapshot restore or a boot: sends Refresh with kRefreshEntropyBytes
   // from getrandom() and the host's CLOCK_REALTIME (read just before sending), and waits for
   // RefreshAck. An ErrorReply (the agent could not add entropy or set the clock) is an error
   // naming what failed.

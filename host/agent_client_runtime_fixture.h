@@ -102,9 +102,14 @@ class AgentRuntimeTest : public ::testing::Test {
     r.init_timeout_ms = 20'000;
     return r;
   }
-  // Starts the agent and inits the runtime, which must succeed.
-  AgentSession start_runtime(const std::string& runtime, const std::string& handler) {
+  // Starts the agent and inits the runtime, which must succeed; boot_refresh: after the
+  // Refresh the host sends a booted VM before its init.
+  AgentSession start_runtime(const std::string& runtime, const std::string& handler,
+                             bool boot_refresh = false) {
     AgentSession s = start_agent();
+    if (boot_refresh) {
+      EXPECT_TRUE(s.refresh(kRpc).ok());
+    }
     auto init = s.init_runtime(init_request(runtime, handler), kRpc);
     EXPECT_TRUE(init.ok()) << init.error().message();
     if (init.ok()) {

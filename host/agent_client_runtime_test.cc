@@ -191,5 +191,42 @@ TEST_F(AgentRuntimeTest, NodeMissingModuleFailsTheInit) {
   EXPECT_TRUE(contains(init->error_body, "Cannot find module 'nothere'")) << init->error_body;
 }
 
+// A Refresh before init is the host's after a boot; one after it is a restore, and the
+// runtime reseeds before the next handler runs.
+TEST_F(AgentRuntimeTest, PythonReseedsRandomAfterARestoreOnly) {
+  write_file("app.py",
+             "import random\n"
+             "random.seed(7)\n"
+             "shadow = random.Random(7)  # what random would draw without a reseed\n"
+             "def handler(event, context):\n"
+             "    return [random.random(), shadow.random()]\n");
+  AgentSession s = start_runtime("python3.11", "app.handler", /*boot_refresh=*/true);
+  auto draws = [&] {
+    InvokeResult r = invoke(s, "{}");
+    EXPECT_EQ(r.status, InvokeResult::kSuccess) << r.payload;
+    auto comma = r.payload.find(", ");
+    return std::pair(r.payload.substr(1, comma - 1),
+                     r.payload.substr(comma + 2, r.payload.size() - comma - 3));
+  };
+  auto [first, first_shadow] = draws();
+  EXPECT_EQ(first, first_shadow);
+  ASSERT_TRUE(s.refresh(kRpc).ok());
+  auto [second, second_shadow] = draws();
+  EXPECT_NE(second, second_shadow);
+}
+
+TEST_F(AgentRuntimeTest, NodeReplacesMathRandomAfterARestoreOnly) {
+  write_file("index.js",
+             "const original = Math.random;\n"
+             "exports.handler = async () => {\n"
+             "  const value = Math.random();\n"
+             "  return { replaced: Math.random !== original, ok: value >= 0 && value < 1 };\n"
+             "};\n");
+  AgentSession s = start_runtime("nodejs18.x", "index.handler", /*boot_refresh=*/true);
+  EXPECT_EQ(invoke(s, "{}").payload, R"({"replaced":false,"ok":true})");
+  ASSERT_TRUE(s.refresh(kRpc).ok());
+  EXPECT_EQ(invoke(s, "{}").payload, R"({"replaced":true,"ok":true})");
+}
+
 }  // namespace
 }  // namespace ember::host

@@ -67,6 +67,10 @@ Result<std::unique_ptr<BootedVm>> BootedVm::boot(const BootSpec& spec) {
   if (!ready.ok()) return with_vmm_output(ready.error(), process);
   auto session = client.connect();
   if (!session.ok()) return with_vmm_output(session.error(), process);
+  // A booted guest's clock starts from the RTC's whole seconds (up to a second behind, and
+  // a function's deadline is in the host's clock): set it, and add entropy, as on a restore.
+  Status refreshed = session->refresh(spec.ready_timeout);
+  if (!refreshed.ok()) return with_vmm_output(refreshed.error(), process);
   return std::unique_ptr<BootedVm>(
       new BootedVm(std::move(client), std::move(vmm), std::move(session).value()));
 }

@@ -267,32 +267,50 @@ class EmberdTest(unittest.TestCase):
         self.assertGreater(t["restore"], 5 * t["queue"], timings)
         self.assertGreater(t["restore"], 1.0, timings)
 
-    def test_clones_of_one_snapshot_draw_different_random_numbers(self):
+    def test_booted_and_restored_vms_keep_the_hosts_clock_and_draw_their_own_randoms(self):
         # Python's random and Node's Math.random get their state during init, so it is in
         # the snapshot: unless the runtime reseeds after a restore, a clone's first draw is
-        # the booted VM's first draw.
+        # the booted VM's first draw. The guest's clock must be the host's (a booted guest's
+        # starts from the RTC's whole seconds), and the time left never above the timeout.
         functions = {
             "rand-py": ("python3.11", "app.handler", {"app.py": (
                 "import random, time\n"
                 "def handler(event, context):\n"
                 "    time.sleep(event.get('sleep', 0))\n"
-                "    return random.random()\n", 0o644)}),
+                "    return {'random': random.random(), 'now_ms': time.time() * 1000,\n"
+                "            'remaining_ms': context.get_remaining_time_in_millis()}\n", 0o644)}),
             "rand-node": ("nodejs18.x", "index.handler", {"index.js": (
-                "exports.handler = async (event) => {\n"
+                "exports.handler = async (event, context) => {\n"
                 "  await new Promise((done) => setTimeout(done, (event.sleep || 0) * 1000));\n"
-                "  return Math.random();\n"
+                "  return { random: Math.random(), now_ms: Date.now(),\n"
+                "           remaining_ms: context.getRemainingTimeInMillis() };\n"
                 "};\n", 0o644)}),
         }
+        timeout_s, slack_ms = 60, 50
+
+        def timed_invoke(name, event):
+            before = time.time() * 1000
+            headers, result = self.invoke(name, event)
+            after = time.time() * 1000
+            self.assertIn("now_ms", result, result)
+            # The handler's clock reading lies between the host's before and after.
+            self.assertGreaterEqual(result["now_ms"], before - slack_ms, (name, before, result))
+            self.assertLessEqual(result["now_ms"], after + slack_ms, (name, after, result))
+            self.assertLessEqual(result["remaining_ms"], timeout_s * 1000, (name, result))
+            self.assertGreater(result["remaining_ms"],
+                               timeout_s * 1000 - (after - before) - slack_ms, (name, result))
+            return headers, result
+
         for name, (runtime, handler, files) in functions.items():
-            self.create(name, runtime, handler, files, MemorySize=512, Timeout=60)
-            _, first = self.invoke(name, {})  # the booted VM's first draw after the snapshot
+            self.create(name, runtime, handler, files, MemorySize=512, Timeout=timeout_s)
+            _, first = timed_invoke(name, {})  # booted: its first draw after the snapshot
             # Three at once: the warm VM and two clones (one the pool's, one on demand).
             with concurrent.futures.ThreadPoolExecutor(3) as pool:
-                calls = list(pool.map(lambda _: self.invoke(name, {"sleep": 3}), range(3)))
+                calls = list(pool.map(lambda _: timed_invoke(name, {"sleep": 3}), range(3)))
             restored = [t for t in (timing(headers) for headers, _ in calls)
                         if t["start"] == "cold" and t["boot"] == 0]
             self.assertGreaterEqual(len(restored), 2, [h["x-ember-timing"] for h, _ in calls])
-            values = [first] + [value for _, value in calls]
+            values = [first["random"]] + [result["random"] for _, result in calls]
             self.assertEqual(len(set(values)), 4, f"{name}: {values}")
 
     def test_zz_restart_keeps_functions(self):
