@@ -109,6 +109,10 @@ VmCgroup::~VmCgroup() {
                std::strerror(errno));
 }
 
+Status VmCgroup::set_cpus(double cpus) const {
+  return write_file(path_ + "/cpu.max", cpu_max_value(cpus));
+}
+
 uint64_t VmCgroup::memory_peak_bytes() const {
   const std::string text = read_file(path_ + "/memory.peak");
   return text.empty() ? 0 : std::strtoull(text.c_str(), nullptr, 10);

@@ -38,6 +38,8 @@ class VmCgroup {
   ~VmCgroup();
 
   const std::string& path() const { return path_; }
+  // Rewrites cpu.max (see CgroupLimits::cpus).
+  Status set_cpus(double cpus) const;
   // memory.peak (Linux 5.19+), 0 when the kernel does not have it.
   uint64_t memory_peak_bytes() const;
 

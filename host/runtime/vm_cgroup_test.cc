@@ -70,6 +70,8 @@ TEST_F(VmCgroupTest, WritesLimitsAndThePid) {
     EXPECT_EQ(slurp(cg->path() + "/memory.max"), std::to_string(256ull << 20));
     EXPECT_EQ(slurp(cg->path() + "/cpu.max"), "25000 100000");
     EXPECT_EQ(slurp(cg->path() + "/cgroup.procs"), "42");
+    ASSERT_TRUE(cg->set_cpus(0.07).ok());  // after a new environment's first invocation
+    EXPECT_EQ(slurp(cg->path() + "/cpu.max"), "7000 100000");
   }
 }
 

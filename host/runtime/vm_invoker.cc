@@ -8,6 +8,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -206,7 +207,11 @@ void VmInvoker::limit(Environment& env, const FunctionSpec& fn) {
   if (!cgroups_) return;
   CgroupLimits limits;
   limits.memory_max_bytes = (uint64_t{fn.memory_mb} << 20) + kVmmOverheadBytes;
-  limits.cpus = cpu_share_for_memory(fn.memory_mb);
+  // A new environment's boot, init or restore ran at full speed, and so does its first
+  // invocation: that one pays for a clone's first touches of its memory (at 128 MB the share
+  // is 7 % of a CPU). Then the memory's share, as in Lambda.
+  limits.cpus = vcpus_for_memory(fn.memory_mb);
+  env.cpus_after_first = cpu_share_for_memory(fn.memory_mb);
   const pid_t pid = env.vm().process().pid();
   auto cgroup = VmCgroup::create(options_.cgroup_root, "vm-" + std::to_string(pid), pid, limits);
   if (!cgroup.ok()) {
@@ -363,6 +368,15 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
   cold.timing.queue_ms = std::max(0.0, ms_between(request.received, handler_start) - own_work);
   auto result = env.vm().agent().invoke(invoke, milliseconds(uint64_t{fn.timeout_s} * 1000));
   const auto handler_end = Clock::now();
+  bool within_share = true;  // else retired: never kept beyond its CPU share
+  if (env.cpus_after_first > 0 && env.cgroup) {
+    Status limited = env.cgroup->set_cpus(std::exchange(env.cpus_after_first, 0));
+    if (!limited.ok()) {
+      std::fprintf(stderr, "emberd: %s: %s; the VM is retired\n", fn.name.c_str(),
+                   limited.error().message().c_str());
+      within_share = false;
+    }
+  }
 
   InvokeOutcome out;
   bool keep = false;
@@ -410,7 +424,7 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
   out.timing = cold.timing;
   out.timing.handler_ms = ms_between(handler_start, handler_end);
   out.timing.total_ms = ms_between(request.received, Clock::now());
-  if (keep) give_back(fn, std::move(cold.env));
+  if (keep && within_share) give_back(fn, std::move(cold.env));
   return out;
 }
 

@@ -48,6 +48,9 @@ class VmInvoker : public Invoker {
   // One VM serving one function revision, one invocation at a time.
   struct Environment {
     std::optional<VmCgroup> cgroup;    // first: removed after the VM is gone
+    // > 0: the cgroup lets the VM use all its vCPUs until its first invocation ends, then
+    // gets this share (see VmInvoker::limit).
+    double cpus_after_first = 0;
     std::optional<MemoryCharge> charge;  // a booted VM's memory, counted in pool_'s cap
     std::unique_ptr<BootedVm> booted;  // a boot-and-init cold start, or
     std::optional<Lease> lease;        // a restore from the pool
