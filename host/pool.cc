@@ -257,9 +257,9 @@ VmPool::Entry* VmPool::pick_refill(Clock::time_point now) {
 VmPool::Clock::time_point VmPool::housekeeping(Clock::time_point now, Doomed& doomed) {
   Clock::time_point next = now + options_.health_interval;
   for (auto& [key, e] : entries_) {
-    if (e->removed) continue;
-    if (!e->idle && now - e->last_acquire >= options_.idle_timeout) e->idle = true;
-    if (e->idle) {
+    if (!e->removed && !e->idle && now - e->last_acquire >= options_.idle_timeout) e->idle = true;
+    // A removed snapshot keeps no VM, not even one whose restore ended after the remove.
+    if (e->removed || e->idle) {
       while (!e->ready.empty()) {
         doom(std::move(e->ready.front()), doomed);
         e->ready.pop_front();

@@ -423,5 +423,22 @@ TEST_F(PoolTest, RemoveDestroysReadyVmsAndStopsRefill) {
   EXPECT_EQ(count(&FakeState::restores), 2);
 }
 
+TEST_F(PoolTest, AVmRestoredWhileItsSnapshotIsRemovedIsDestroyed) {
+  auto pool = make_pool();
+  state_->delay = milliseconds(300);
+  pool->ensure(a_, 1);
+  std::this_thread::sleep_for(milliseconds(100));  // the refill is restoring
+  {
+    std::lock_guard lock(state_->mu);
+    ASSERT_EQ(state_->attempts.size(), 1u);
+    ASSERT_EQ(state_->restores, 0);
+  }
+  pool->remove(a_.dir);
+  std::this_thread::sleep_for(milliseconds(500));  // it ends after the remove
+  EXPECT_EQ(count(&FakeState::restores), 1);
+  EXPECT_EQ(count(&FakeState::live), 0);
+  EXPECT_EQ(count(&FakeState::destroyed), 1);
+}
+
 }  // namespace
 }  // namespace ember::host
