@@ -96,6 +96,8 @@ class Vmm final : public ControlTarget {
   Status start_control_socket();
   // Restore steps (vmm_restore.cc).
   Status map_snapshot_memory(int fd);
+  // Maps the pages in <dir>/working_set (when there is one) ahead, before any vCPU runs.
+  void install_snapshot_working_set(const std::string& dir);
   Status restore_vcpus(const SnapshotState& state);
   Status restore_devices(const DeviceStates& devices);
   // Snapshot capture (vmm_control.cc).

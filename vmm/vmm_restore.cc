@@ -1,6 +1,9 @@
 // Vmm::restore: rebuilds a snapshot's VM (no kernel load) and loads its saved state.
 #include <chrono>
+#include <fstream>
+#include <sstream>
 
+#include "common/working_set.h"
 #include "vmm/logger.h"
 #include "vmm/snapshot/kvm_state.h"
 #include "vmm/snapshot/state_file.h"
@@ -98,6 +101,8 @@ Status Vmm::load_snapshot(const VmmConfig& flags) {
 
   EMBER_CHECK(map_snapshot_memory(memory_fd.get()));
   lap("map memory");
+  install_snapshot_working_set(flags.restore_dir);
+  lap("install working set");
   EMBER_CHECK(attach_legacy_devices());
   EMBER_CHECK(attach_virtio_devices());
   lap("attach devices");
@@ -118,6 +123,29 @@ Status Vmm::map_snapshot_memory(int fd) {
   memory_ = std::move(memory);
   EMBER_CHECK(vm_->set_memory(memory_));
   return create_event_loop();
+}
+
+void Vmm::install_snapshot_working_set(const std::string& dir) {
+  const std::string path = dir + "/" + kWorkingSetFile;
+  std::ifstream in(path);
+  if (!in) return;  // none recorded (yet): the guest faults its pages in as it goes
+  std::stringstream text;
+  text << in.rdbuf();
+  // A working set only speeds a restore up: one that cannot be used is logged and skipped.
+  auto runs = decode_working_set(text.str(), memory_.size() / kWorkingSetPageSize);
+  if (!runs.ok()) {
+    log_warn("working set " + path + " skipped: " + runs.error().message());
+    return;
+  }
+  std::vector<MappedFileRange> ranges;
+  for (const MemoryRegion& r : memory_.regions()) ranges.push_back({r.host, r.file_offset, r.size});
+  auto installed = install_working_set(ranges, *runs);
+  if (!installed.ok()) {
+    log_warn("working set " + path + " not installed: " + installed.error().message());
+    return;
+  }
+  log_info("working set: " + std::to_string(*installed) + " pages in " +
+           std::to_string(runs->size()) + " runs installed before the vCPUs run");
 }
 
 Status Vmm::restore_vcpus(const SnapshotState& state) {

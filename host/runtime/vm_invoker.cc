@@ -14,6 +14,7 @@
 
 #include "host/net/host_network.h"
 #include "host/restored_vm.h"
+#include "host/snapshot_working_set.h"
 #include "host/runtime/lambda_environment.h"
 
 namespace ember::host {
@@ -222,6 +223,22 @@ void VmInvoker::limit(Environment& env, const FunctionSpec& fn) {
   env.cgroup.emplace(std::move(cgroup).value());
 }
 
+void VmInvoker::record_working_set(const FunctionSpec& fn, Environment& env) {
+  if (env.working_set_checked) return;
+  env.working_set_checked = true;
+  const auto t0 = Clock::now();
+  auto pages = record_snapshot_working_set(env.vm().process().pid(),
+                                           snapshot_dir(fn.name, fn.revision_id));
+  if (!pages.ok()) {
+    std::fprintf(stderr, "emberd: %s: warning: %s; its restores fault their pages in as they go\n",
+                 fn.name.c_str(), pages.error().message().c_str());
+  } else if (*pages > 0) {
+    std::fprintf(stderr, "emberd: %s: working set recorded: %" PRIu64 " pages (%.1f ms), "
+                 "installed by its later restores\n", fn.name.c_str(), *pages,
+                 ms_between(t0, Clock::now()));
+  }
+}
+
 Result<VmInvoker::ColdStart> VmInvoker::restore(const FunctionSpec& fn) {
   const auto t0 = Clock::now();
   EMBER_TRY(const SnapshotSpec spec, snapshot_spec(fn));
@@ -421,6 +438,8 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
     }
   }
   out.runtime_output = cold.init_logs + out.runtime_output;
+  // A clone's first invocation shows which of the snapshot's pages a restore needs.
+  if (keep && env.lease) record_working_set(fn, env);
   out.timing = cold.timing;
   out.timing.handler_ms = ms_between(handler_start, handler_end);
   out.timing.total_ms = ms_between(request.received, Clock::now());

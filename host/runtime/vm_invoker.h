@@ -51,6 +51,7 @@ class VmInvoker : public Invoker {
     // > 0: the cgroup lets the VM use all its vCPUs until its first invocation ends, then
     // gets this share (see VmInvoker::limit).
     double cpus_after_first = 0;
+    bool working_set_checked = false;  // a restored VM records its snapshot's working set once
     std::optional<MemoryCharge> charge;  // a booted VM's memory, counted in pool_'s cap
     std::unique_ptr<BootedVm> booted;  // a boot-and-init cold start, or
     std::optional<Lease> lease;        // a restore from the pool
@@ -80,6 +81,9 @@ class VmInvoker : public Invoker {
   Result<ColdStart> boot_and_init(const InvokeRequest& request);
   Result<ColdStart> restore(const FunctionSpec& fn);
   void limit(Environment& env, const FunctionSpec& fn);
+  // After a restored VM's first invocation: records its snapshot's working set, unless the
+  // snapshot has one (host/snapshot_working_set.h).
+  void record_working_set(const FunctionSpec& fn, Environment& env);
   // The function's own egress policy, else emberd's default.
   Result<net::EgressPolicy> egress_policy(const FunctionSpec& fn) const;
   // The disks a restore of fn's snapshot names (jailed only; else the snapshot's own).

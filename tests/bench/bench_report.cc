@@ -11,7 +11,8 @@ namespace {
 
 // The targets.
 constexpr double kReadyRatioTarget = 1.0 / 20;   // restore-to-ready / boot-to-ready
-constexpr double kRestorePathTarget = 1.0 / 10;  // path (b) / path (a)
+constexpr double kRestorePathTarget = 1.0 / 20;  // path (b) / path (a)
+constexpr double kFirstInvokeTarget = 2.0;  // a clone's first invocation / its second
 constexpr double kMemoryRatioTarget = 0.40;      // clones' PSS / fresh boots' PSS
 
 struct Summary {
@@ -52,25 +53,38 @@ void print_row(const std::string& name, const Summary& s) {
 
 }  // namespace
 
-void print_counts(const std::vector<Sample>& restores) {
-  std::printf("\nwhat the clone's VMM counted per invocation, path (b), median of %zu:\n",
-              restores.size());
-  std::printf("%-44s %11s %10s %10s\n", "count", "first", "warm", "first/warm");
-  auto median_of = [&](VmCounts Sample::*counts, const std::string& name) {
+void print_counts(const PathSamples& samples) {
+  const std::vector<Sample>& restores = samples.restore;
+  const bool with_ws = !samples.working_set.empty();
+  std::printf("\nwhat the clone's VMM counted per invocation, path (b), median of %zu%s:\n",
+              restores.size(), with_ws ? "; (w): the same restores with the working set" : "");
+  std::printf("%-44s %11s %10s %10s", "count", "first", "warm", "first/warm");
+  if (with_ws) std::printf(" %11s %10s", "(w) first", "(b)/(w)");
+  std::printf("\n");
+  auto median_of = [&](const std::vector<Sample>& of, VmCounts Sample::*counts,
+                       const std::string& name) {
     std::vector<double> values;
-    for (const Sample& s : restores) {
+    for (const Sample& s : of) {
       auto found = (s.*counts).find(name);
       if (found != (s.*counts).end()) values.push_back(static_cast<double>(found->second));
     }
     return values.empty() ? std::optional<double>() : summarize(std::move(values)).median;
   };
+  auto ratio_text = [](double a, double b) {
+    char text[32] = "-";
+    if (b > 0) std::snprintf(text, sizeof(text), "%.1f", a / b);
+    return std::string(text);
+  };
   for (const std::string& name : reported_counts()) {
-    const auto first = median_of(&Sample::first_counts, name);
-    const auto warm = median_of(&Sample::again_counts, name);
+    const auto first = median_of(restores, &Sample::first_counts, name);
+    const auto warm = median_of(restores, &Sample::again_counts, name);
     if (!first || !warm) continue;  // not offered by this kernel
-    char ratio[32] = "-";
-    if (*warm > 0) std::snprintf(ratio, sizeof(ratio), "%.1f", *first / *warm);
-    std::printf("%-44s %11.0f %10.0f %10s\n", name.c_str(), *first, *warm, ratio);
+    std::printf("%-44s %11.0f %10.0f %10s", name.c_str(), *first, *warm,
+                ratio_text(*first, *warm).c_str());
+    if (const auto ws = median_of(samples.working_set, &Sample::first_counts, name); ws) {
+      std::printf(" %11.0f %10s", *ws, ratio_text(*first, *ws).c_str());
+    }
+    std::printf("\n");
   }
 }
 
@@ -116,6 +130,15 @@ void print_paths(const ColdstartConfig& config, const PathSamples& samples) {
   print_row("      invoke", summarize(samples.restore, &Sample::invoke_ms));
   print_row("      (invoke again on that clone; not counted)",
             summarize(samples.restore, &Sample::invoke_again_ms));
+  if (!samples.working_set.empty()) {
+    print_row("(w) restore with the working set + invoke",
+              summarize(samples.working_set, &Sample::total_ms));
+    print_row("      restore to ready (request -> RefreshAck)",
+              summarize(samples.working_set, &Sample::ready_ms));
+    print_row("      invoke", summarize(samples.working_set, &Sample::invoke_ms));
+    print_row("      (invoke again on that clone; not counted)",
+              summarize(samples.working_set, &Sample::invoke_again_ms));
+  }
   print_row("(c) ready pool: acquire + invoke", summarize(samples.pool, &Sample::total_ms));
   print_row("      acquire", summarize(samples.pool, &Sample::ready_ms));
   print_row("      invoke", summarize(samples.pool, &Sample::invoke_ms));
@@ -188,6 +211,22 @@ void print_targets(const PathSamples& samples, const std::optional<MemoryCompari
   const double a = median(samples.boot, &Sample::total_ms);
   print_target("(b) restore path / (a) boot path", median(samples.restore, &Sample::total_ms) / a,
                kRestorePathTarget);
+  print_target("(b) first invocation / warm invocation",
+               median(samples.restore, &Sample::invoke_ms) /
+                   median(samples.restore, &Sample::invoke_again_ms),
+               kFirstInvokeTarget);
+  if (!samples.working_set.empty()) {
+    print_target("(w) restore path / (a) boot path",
+                 median(samples.working_set, &Sample::total_ms) / a, kRestorePathTarget);
+    print_target("(w) first invocation / warm invocation",
+                 median(samples.working_set, &Sample::invoke_ms) /
+                     median(samples.working_set, &Sample::invoke_again_ms),
+                 kFirstInvokeTarget);
+    print_target("(w) restore-to-ready / boot-to-ready",
+                 median(samples.working_set, &Sample::ready_ms) /
+                     median(samples.boot, &Sample::ready_ms),
+                 kReadyRatioTarget);
+  }
   print_target("(c) pool path / (a) boot path", median(samples.pool, &Sample::total_ms) / a,
                std::nullopt);
   print_target("(c) pool path / (b) restore path",

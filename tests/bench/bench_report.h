@@ -17,6 +17,7 @@ void progress(const std::string& message);
 
 struct PathSamples {
   std::vector<Sample> boot, restore, pool;   // (a), (b), (c)
+  std::vector<Sample> working_set;           // (w): (b) with the recorded working set
   std::vector<RestoreBreakdown> breakdowns;  // one debug-logged restore per run
 };
 
@@ -27,8 +28,9 @@ void print_paths(const ColdstartConfig& config, const PathSamples& samples);
 void print_breakdown(const std::vector<RestoreBreakdown>& breakdowns);
 void print_memory(const MemoryComparison& memory);
 // Per count of reported_counts() the kernel offers: the median over path (b)'s runs for the
-// first invocation on a clone and for the second (warm) one, and their ratio.
-void print_counts(const std::vector<Sample>& restores);
+// first invocation on a clone and for the second (warm) one, and their ratio; then path (w)'s
+// first invocation and the ratio (b)/(w) when (w) ran.
+void print_counts(const PathSamples& samples);
 // The targets from the medians (and the memory sums when measured): value, target
 // and PASS or MISS.
 void print_targets(const PathSamples& samples, const std::optional<MemoryComparison>& memory);

@@ -5,6 +5,10 @@
 
 #include <chrono>
 
+#include "common/working_set.h"
+#include "host/snapshot_working_set.h"
+#include "tests/bench/bench_report.h"
+
 namespace ember::bench {
 namespace {
 
@@ -117,18 +121,34 @@ Result<Sample> ColdstartPaths::boot_path(uint32_t n) const {
   return sample;
 }
 
-Result<Sample> ColdstartPaths::restore_path(uint32_t n) const {
+Result<Sample> ColdstartPaths::restore_path(uint32_t n, bool with_working_set) const {
+  // ember-vmm installs <snapshot>/working_set when it is there; (b) keeps it aside.
+  const std::string installed = snapshot_dir_ + "/" + kWorkingSetFile;
+  const std::string kept = installed + ".recorded";
+  ::unlink(installed.c_str());
+  if (with_working_set && ::link(kept.c_str(), installed.c_str()) != 0) {
+    return errno_error("path (w)", "no working set recorded by path (b): " + kept);
+  }
   Sample sample;
-  EMBER_TRY(std::unique_ptr<host::RestoredVm> vm, restore(sample));
+  auto vm = restore(sample);
+  ::unlink(installed.c_str());
+  if (!vm.ok()) return vm.error();
   // The counts are read between the timed steps, so total_ms is their sum.
-  EMBER_TRY(VmCounts restored, read_vm_counts(vm->api_socket()));
-  EMBER_CHECK(invoke(*vm, n, sample));
+  EMBER_TRY(VmCounts restored, read_vm_counts((*vm)->api_socket()));
+  EMBER_CHECK(invoke(**vm, n, sample));
   sample.total_ms = sample.ready_ms + sample.invoke_ms;
-  EMBER_TRY(VmCounts first, read_vm_counts(vm->api_socket()));
+  EMBER_TRY(VmCounts first, read_vm_counts((*vm)->api_socket()));
+  if (!with_working_set && ::access(kept.c_str(), F_OK) != 0) {
+    EMBER_TRY(uint64_t pages, host::record_snapshot_working_set((*vm)->process().pid(),
+                                                                snapshot_dir_));
+    if (::rename(installed.c_str(), kept.c_str()) != 0) return errno_error("rename", installed);
+    progress("working set recorded after (b)'s first invocation: " + std::to_string(pages) +
+             " pages");
+  }
   Sample again;
-  EMBER_CHECK(invoke(*vm, n + kAgainOffset, again));
+  EMBER_CHECK(invoke(**vm, n + kAgainOffset, again));
   sample.invoke_again_ms = again.invoke_ms;
-  EMBER_TRY(VmCounts second, read_vm_counts(vm->api_socket()));
+  EMBER_TRY(VmCounts second, read_vm_counts((*vm)->api_socket()));
   sample.first_counts = counts_between(restored, first);
   sample.again_counts = counts_between(first, second);
   return sample;

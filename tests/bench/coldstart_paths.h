@@ -56,7 +56,9 @@ class ColdstartPaths {
 
   // The three paths, one request -> response each; their VMs are destroyed after.
   Result<Sample> boot_path(uint32_t n) const;
-  Result<Sample> restore_path(uint32_t n) const;
+  // (b) without a working set; the first such run records one, kept aside. (w), with
+  // with_working_set: the same with that working set installed by the restore.
+  Result<Sample> restore_path(uint32_t n, bool with_working_set = false) const;
   // Waits (untimed) until the pool holds one ready VM, then times acquire() + invoke. The
   // pool must come from make_pool(): its memory cap of one VM keeps it from refilling while
   // the lease is out, and its target is set back to 0 before the VM is given back, so no
