@@ -156,17 +156,29 @@ class JailTest(unittest.TestCase):
         return int(uids[0])
 
     def check_all(self, want):
-        """Waits until emberd's VMMs include each kind in want (restored ones running their
-        guest: more than one thread), checks every VMM; their uids are distinct."""
+        """Waits until emberd's VMMs include each kind in want (booted and restored ones
+        running their guest: more than one thread), checks every such VMM and every standby
+        one; their uids are distinct."""
         def ready():
-            found = vmm_processes(self.d.proc.pid)
-            kinds = {}
-            for pid, argv in found.items():
+            kinds, started = {}, {}
+            for pid, argv in vmm_processes(self.d.proc.pid).items():
                 k = kind(argv)
                 if k == "standby" and restored_standby(argv):
                     k = "standby-restored"
+                # Still starting (its start-up filter comes first): a booted or restored VMM
+                # until its vCPU thread runs, a standby one until it listens.
+                try:
+                    if k in ("booted", "restored"):
+                        starting = threads(pid) < 2
+                    else:
+                        starting = not os.path.exists(argv[argv.index("--api-sock") + 1])
+                except OSError:
+                    continue  # gone
+                if starting:
+                    continue
                 kinds.setdefault(k, []).append(pid)
-            return found if all(k in kinds for k in want) else None
+                started[pid] = argv
+            return started if all(k in kinds for k in want) else None
         found = wait_for(f"VMMs of kinds {want}", ready, timeout=600)
         uids = [self.check_jailed(pid, argv) for pid, argv in sorted(found.items())]
         self.assertEqual(len(uids), len(set(uids)), f"two live VMMs share a uid: {uids}")
