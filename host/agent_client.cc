@@ -24,8 +24,9 @@ Deadline deadline_after(std::optional<Millis> timeout) {
   return Clock::now() + *timeout;
 }
 
-// Waits until fd is readable; an ETIMEDOUT error when the deadline passes first.
-Status wait_readable(int fd, Deadline deadline, const char* what) {
+// Waits until fd is readable (or writable, for POLLOUT); an ETIMEDOUT error when the
+// deadline passes first.
+Status wait_ready_for(int fd, short events, Deadline deadline, const char* what) {
   for (;;) {
     int ms = -1;
     if (deadline) {
@@ -36,11 +37,15 @@ Status wait_readable(int fd, Deadline deadline, const char* what) {
       }
       ms = static_cast<int>(std::min<int64_t>(left, 1 << 30));
     }
-    pollfd p = {fd, POLLIN, 0};
+    pollfd p = {fd, events, 0};
     int n = ::poll(&p, 1, ms);
     if (n > 0) return {};
     if (n < 0 && errno != EINTR) return errno_error(what, "poll");
   }
+}
+
+Status wait_readable(int fd, Deadline deadline, const char* what) {
+  return wait_ready_for(fd, POLLIN, deadline, what);
 }
 
 Result<UniqueFd> connect_unix_socket(const std::string& path) {
@@ -65,10 +70,16 @@ Result<UniqueFd> connect_with_retry(const std::string& path, Deadline deadline) 
   }
 }
 
-Status send_bytes(int fd, std::string_view bytes) {
+// Sends all of bytes by the deadline: a guest that stops draining its vsock cannot hold
+// the caller past it (an ETIMEDOUT error).
+Status send_bytes(int fd, std::string_view bytes, Deadline deadline) {
   while (!bytes.empty()) {
-    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      EMBER_CHECK(wait_ready_for(fd, POLLOUT, deadline, "send to agent"));
+      continue;
+    }
     if (n < 0) return errno_error("send to agent");
     bytes.remove_prefix(static_cast<size_t>(n));
   }
@@ -111,8 +122,11 @@ size_t strings_size(const std::vector<std::string>& list) {
 template <typename Reply>
 Result<Reply> round_trip(AgentSession& session, const AgentMessage& request, Millis timeout,
                          const char* what) {
-  EMBER_CHECK(session.send(request));
-  EMBER_TRY(AgentMessage reply, session.receive(timeout));
+  const Clock::time_point deadline = Clock::now() + timeout;
+  EMBER_CHECK(session.send(request, timeout));
+  const auto left =
+      std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
+  EMBER_TRY(AgentMessage reply, session.receive(left));
   if (auto* result = std::get_if<Reply>(&reply)) return std::move(*result);
   if (auto* error = std::get_if<ErrorReply>(&reply)) return make_error(what, error->message);
   return make_error(what,
@@ -126,7 +140,7 @@ Result<AgentSession> AgentSession::connect_vsock(const std::string& vsock_uds, u
   Deadline deadline = deadline_after(timeout);
   for (;;) {
     EMBER_TRY(UniqueFd fd, connect_with_retry(vsock_uds, deadline));
-    EMBER_CHECK(send_bytes(fd.get(), "CONNECT " + std::to_string(port) + "\n"));
+    EMBER_CHECK(send_bytes(fd.get(), "CONNECT " + std::to_string(port) + "\n", deadline));
     EMBER_TRY(std::optional<std::string> line, read_line(fd.get(), deadline));
     if (line) {
       if (!line->starts_with("OK ")) {
@@ -148,11 +162,13 @@ Result<AgentSession> AgentSession::connect_unix(const std::string& path, Millis 
   return AgentSession(std::move(fd));
 }
 
-Status AgentSession::send(const AgentMessage& message) { return send_raw(encode_frame(message)); }
+Status AgentSession::send(const AgentMessage& message, std::optional<Millis> timeout) {
+  return send_raw(encode_frame(message), timeout);
+}
 
-Status AgentSession::send_raw(std::string_view bytes) {
+Status AgentSession::send_raw(std::string_view bytes, std::optional<Millis> timeout) {
   if (!fd_) return make_error("send to agent", "session is closed");
-  return send_bytes(fd_.get(), bytes);
+  return send_bytes(fd_.get(), bytes, deadline_after(timeout));
 }
 
 Result<AgentMessage> AgentSession::receive(std::optional<Millis> timeout) {
@@ -178,7 +194,7 @@ Result<ExecResult> AgentSession::exec(const ExecRequest& request,
                                   "-byte frame limit");
   }
   if (!rpc_timeout && request.timeout_ms > 0) rpc_timeout = Millis(request.timeout_ms + 10'000);
-  EMBER_CHECK(send(request));
+  EMBER_CHECK(send(request, rpc_timeout));
   EMBER_TRY(AgentMessage reply, receive(rpc_timeout));
   if (auto* result = std::get_if<ExecResult>(&reply)) return std::move(*result);
   if (auto* error = std::get_if<ErrorReply>(&reply))
@@ -228,7 +244,7 @@ Status AgentSession::refresh(Millis timeout) {
 }
 
 Status AgentSession::refresh(const Refresh& message, Millis timeout) {
-  EMBER_CHECK(send(message));
+  EMBER_CHECK(send(message, timeout));
   EMBER_TRY(AgentMessage reply, receive(timeout));
   if (std::holds_alternative<RefreshAck>(reply)) return {};
   if (auto* error = std::get_if<ErrorReply>(&reply)) {
@@ -239,7 +255,7 @@ Status AgentSession::refresh(const Refresh& message, Millis timeout) {
 }
 
 Status AgentSession::shutdown(Millis timeout) {
-  EMBER_CHECK(send(ShutdownRequest{}));
+  EMBER_CHECK(send(ShutdownRequest{}, timeout));
   EMBER_TRY(AgentMessage reply, receive(timeout));
   if (auto* error = std::get_if<ErrorReply>(&reply)) {
     return make_error("agent shutdown", error->message);

@@ -69,9 +69,10 @@ class AgentSession {
   // (the agent reboots once the host has closed it).
   Status shutdown(Millis timeout);
 
-  // Low level, for tests and future messages.
-  Status send(const AgentMessage& message);
-  Status send_raw(std::string_view bytes);
+  // Low level, for tests and future messages. With a timeout, a guest that does not take
+  // all the bytes by then (it stopped draining vsock) gets an ETIMEDOUT error.
+  Status send(const AgentMessage& message, std::optional<Millis> timeout = {});
+  Status send_raw(std::string_view bytes, std::optional<Millis> timeout = {});
   // The next message; an error on timeout, EOF, or a frame that does not decode.
   Result<AgentMessage> receive(std::optional<Millis> timeout);
 

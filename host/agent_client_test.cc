@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -309,6 +310,24 @@ TEST_F(AgentClientTest, ConnectGivesUpWhenNothingListens) {
   auto s = AgentSession::connect_vsock(dir_ + "/absent.sock", 1024, milliseconds(50));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, ENOENT);
+}
+
+TEST(AgentSessionSend, AGuestThatStopsDrainingCannotHoldTheSenderPastItsDeadline) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  UniqueFd guest(pair[1]);  // never read: the socket buffers fill and stay full
+  AgentSession session = AgentSession::adopt(UniqueFd(pair[0]));
+  Invoke request;
+  request.request_id = "r";
+  request.payload.assign(6 * 1024 * 1024, 'x');  // far more than the socket buffers hold
+  const auto start = std::chrono::steady_clock::now();
+  auto r = session.invoke(request, milliseconds(300));
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ETIMEDOUT) << r.error().message();
+  EXPECT_NE(r.error().message().find("send to agent"), std::string::npos) << r.error().message();
+  EXPECT_GE(took, milliseconds(300));
+  EXPECT_LT(took, seconds(3));
 }
 
 }  // namespace

@@ -16,8 +16,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Spawning failed this many times in a row: the refill waits for the next take().
-constexpr int kMaxSpawnFailures = 3;
 
 // Assigns egress to netns; returns the milliseconds it took.
 Result<double> assign_timed(net::HostNetwork& host, const net::VmNetns& netns,
@@ -48,6 +46,8 @@ std::string vmm_run_dir(const VmmJail& jail, const std::string& run_dir) {
 Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
                              const VmmNetwork& network, VmmJail jail) {
   const bool jailed = jail.jails != nullptr && jail.jail;
+  // The VMM stops when emberd dies, however it dies (vm_client.h).
+  argv.insert(argv.end(), {"--lifeline-fd", std::to_string(kChildLifelineFd)});
   std::optional<net::VmNetns> netns;
   double egress_ms = 0;
   if (network.host != nullptr) {
@@ -67,7 +67,8 @@ Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
   // Closed here once spawned: the VMM holds the only copy of the tap.
   UniqueFd tap = netns ? netns->take_tap() : UniqueFd();
   EMBER_TRY(VmProcess process,
-            VmProcess::spawn_command(argv, {}, {}, false, tap.get(), namespaces));
+            VmProcess::spawn_command(argv, {}, {}, false, tap.get(), namespaces,
+                                     lifeline_read_end()));
   return SpawnedVmm{std::move(jail.jail), std::move(files), std::move(netns), std::move(process),
                     egress_ms};
 }
@@ -85,7 +86,8 @@ Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::str
                                      const std::shared_ptr<jail::VmJails>& jails) {
   EMBER_TRY(VmmJail jail, prepare_vmm_jail(jails));
   VmSocketFiles files = VmSocketFiles::fresh(vmm_run_dir(jail, run_dir));
-  std::vector<std::string> argv = {vmm_path, "--standby", "--api-sock", files.api_sock};
+  std::vector<std::string> argv = {vmm_path, "--standby", "--api-sock", files.api_sock,
+                                   "--standby-timeout", std::to_string(kStandbyTimeout.count())};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   return spawn_vmm(std::move(argv), std::move(files), network, std::move(jail));
 }
@@ -110,13 +112,14 @@ Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
 
 StandbyStock::StandbyStock(std::string vmm_path, std::string run_dir, size_t target,
                            VmmNetwork network, std::shared_ptr<ForegroundGate> gate,
-                           std::shared_ptr<jail::VmJails> jails)
+                           std::shared_ptr<jail::VmJails> jails, milliseconds max_age)
     : vmm_path_(std::move(vmm_path)),
       run_dir_(std::move(run_dir)),
       target_(target),
       network_(std::move(network)),
       gate_(std::move(gate)),
-      jails_(std::move(jails)) {
+      jails_(std::move(jails)),
+      max_age_(max_age) {
   if (target_ > 0) refiller_ = std::thread([this] { refill(); });
 }
 
@@ -137,7 +140,7 @@ Result<SpawnedVmm> StandbyStock::take() {
     while (!stock_.empty()) {
       SpawnedVmm vmm = std::move(stock_.front());
       stock_.pop_front();
-      if (vmm.process.alive()) {
+      if (vmm.process.alive() && std::chrono::steady_clock::now() - vmm.spawned_at < max_age_) {
         wake_.notify_all();
         return vmm;
       }
@@ -153,13 +156,27 @@ size_t StandbyStock::available() {
   return stock_.size();
 }
 
+std::deque<SpawnedVmm> StandbyStock::take_aged() {
+  std::deque<SpawnedVmm> aged;
+  const auto now = std::chrono::steady_clock::now();
+  while (!stock_.empty() && now - stock_.front().spawned_at >= max_age_) {  // oldest first
+    aged.push_back(std::move(stock_.front()));
+    stock_.pop_front();
+  }
+  return aged;
+}
+
 void StandbyStock::refill() {
   std::unique_lock lock(mu_);
   for (;;) {
-    wake_.wait(lock, [this] {
-      return stopping_ || (stock_.size() < target_ && spawn_failures_ < kMaxSpawnFailures);
-    });
+    wake_.wait_for(lock, max_age_ / 4, [this] { return stopping_ || needs_one(); });
     if (stopping_) break;
+    if (std::deque<SpawnedVmm> aged = take_aged(); !aged.empty()) {
+      lock.unlock();
+      aged.clear();  // killed and reaped without the lock
+      lock.lock();
+    }
+    if (!needs_one()) continue;
     lock.unlock();
     if (gate_) gate_->wait_for_turn(ForegroundGate::kMaxDefer);
     auto spawned = spawn_standby_vmm(vmm_path_, run_dir_, network_, {}, jails_);

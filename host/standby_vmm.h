@@ -2,6 +2,7 @@
 // skips exec, start-up and KVM VM creation (Firecracker's snapshot-load model).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -22,6 +23,12 @@
 
 namespace ember::host {
 
+// A standby VMM that no restore claims exits after kStandbyTimeout (its --standby-timeout);
+// the stock hands out none older than kStandbyMaxAge and replaces them, so a restore never
+// reaches one on its way out.
+inline constexpr std::chrono::seconds kStandbyTimeout{600};
+inline constexpr std::chrono::seconds kStandbyMaxAge = kStandbyTimeout / 2;
+
 // An ember-vmm process, its socket paths and its network namespace (when it has one). For
 // a standby VMM the api socket takes the restore request, and the vsock path is what the
 // request gives the restored VM.
@@ -33,6 +40,7 @@ struct SpawnedVmm {
   // Of the spawn or the give_egress that made it what it is: the time spent assigning the
   // egress policy (0 without a network, or when the namespace had that policy already).
   double egress_ms = 0;
+  std::chrono::steady_clock::time_point spawned_at = std::chrono::steady_clock::now();
 };
 
 // How a VMM is networked: not at all (host null), or in a fresh namespace of its own whose
@@ -64,7 +72,8 @@ std::string vmm_run_dir(const VmmJail& jail, const std::string& run_dir);
 Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
                              const VmmNetwork& network, VmmJail jail = {});
 
-// Spawns `vmm_path --standby --api-sock <fresh path in run_dir> [extra_args]`; with a
+// Spawns `vmm_path --standby --api-sock <fresh path in run_dir> --standby-timeout
+// kStandbyTimeout [extra_args]`; with a
 // network, in a fresh namespace of its own with a tap and policy (made here, ahead of any
 // restore); with jails, jailed now (what a restore needs is linked in by restore_on_standby).
 Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::string& run_dir,
@@ -84,8 +93,9 @@ Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
                           const std::vector<std::string>& disks,
                           std::chrono::milliseconds timeout);
 
-// Keeps up to `target` standby VMMs spawned; a background thread refills after each take.
-// Thread-safe. Destroying it kills the ones not taken.
+// Keeps up to `target` standby VMMs spawned; a background thread refills after each take
+// and replaces those older than kStandbyMaxAge. Thread-safe. Destroying it kills the ones
+// not taken.
 class StandbyStock {
  public:
   // network.host may be null (no networking); it must outlive the stock. Each standby's
@@ -95,18 +105,28 @@ class StandbyStock {
   // With jails, every standby is jailed when made.
   StandbyStock(std::string vmm_path, std::string run_dir, size_t target,
                VmmNetwork network = {}, std::shared_ptr<ForegroundGate> gate = nullptr,
-               std::shared_ptr<jail::VmJails> jails = nullptr);
+               std::shared_ptr<jail::VmJails> jails = nullptr,
+               std::chrono::milliseconds max_age = kStandbyMaxAge);
   ~StandbyStock();
   StandbyStock(const StandbyStock&) = delete;
   StandbyStock& operator=(const StandbyStock&) = delete;
 
-  // A running standby VMM from the stock, or a freshly spawned one when none is left.
+  // A running standby VMM from the stock no older than max_age, or a freshly spawned one
+  // when none is left.
   Result<SpawnedVmm> take();
   // How many are in stock now (for tests and stats).
   size_t available();
 
  private:
   void refill();
+  // Moves the ones past max_age out of stock_ (the caller holds mu_ and destroys them
+  // without it).
+  std::deque<SpawnedVmm> take_aged();
+  bool needs_one() const {
+    return stock_.size() < target_ && spawn_failures_ < kMaxSpawnFailures;
+  }
+  // Spawning failed this many times in a row: the refill waits for the next take().
+  static constexpr int kMaxSpawnFailures = 3;
 
   const std::string vmm_path_;
   const std::string run_dir_;
@@ -114,6 +134,7 @@ class StandbyStock {
   const VmmNetwork network_;
   const std::shared_ptr<ForegroundGate> gate_;
   const std::shared_ptr<jail::VmJails> jails_;
+  const std::chrono::milliseconds max_age_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<SpawnedVmm> stock_;

@@ -73,14 +73,40 @@ TEST_F(StandbyStockTest, FillsToItsTargetAndRefillsAfterATake) {
   EXPECT_TRUE(vmm->process.running());
   EXPECT_TRUE(vmm->files.api_sock.starts_with(dir_.string()));
   ASSERT_TRUE(wait_available(stock, 2));
+  for (int i = 0; i < 500 && calls().empty(); ++i) std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_FALSE(calls().empty());
   const std::string first = calls().front();
   EXPECT_NE(first.find(" --standby --api-sock " + dir_.string()), std::string::npos) << first;
+  EXPECT_NE(first.find(" --standby-timeout 600 --lifeline-fd 4"), std::string::npos) << first;
+}
+
+TEST_F(StandbyStockTest, OnesPastTheirAgeAreReplacedAndNeverHandedOut) {
+  StandbyStock stock(fake_vmm_, dir_.string(), 1, {}, nullptr, nullptr, milliseconds(400));
+  ASSERT_TRUE(wait_available(stock, 1));
+  for (int i = 0; i < 500 && calls().empty(); ++i) std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_FALSE(calls().empty());
+  const pid_t first = std::stoi(calls().front());
+  // The refill retires it once it is 400 ms old and spawns a successor.
+  for (int i = 0; i < 300 && calls().size() < 2; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_GE(calls().size(), 2u);
+  for (int i = 0; i < 500 && ::kill(first, 0) == 0; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_NE(::kill(first, 0), 0) << "the aged VMM was not killed and reaped";
+  auto taken = stock.take();
+  ASSERT_TRUE(taken.ok()) << taken.error().message();
+  EXPECT_NE(taken->process.pid(), first);
+  EXPECT_LT(std::chrono::steady_clock::now() - taken->spawned_at, milliseconds(400));
 }
 
 TEST_F(StandbyStockTest, SkipsOnesThatDiedAndSpawnsWhenEmpty) {
   StandbyStock stock(fake_vmm_, dir_.string(), 1);
   ASSERT_TRUE(wait_available(stock, 1));
-  // Kill the one in stock (the only one spawned so far): take() must not hand it out.
+  // Kill the one in stock (the only one spawned so far): take() must not hand it out. It
+  // may not have written its line yet.
+  for (int i = 0; i < 500 && calls().empty(); ++i) std::this_thread::sleep_for(milliseconds(10));
   ASSERT_EQ(calls().size(), 1u);
   const pid_t stocked = std::stoi(calls().front());
   ASSERT_EQ(::kill(stocked, SIGKILL), 0);

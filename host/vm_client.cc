@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -57,7 +59,7 @@ std::string read_tail(const UniqueFd& fd, size_t max_bytes) {
 // What a child cloned into new namespaces does before its exec: only async-signal-safe calls,
 // on data prepared by the parent (the parent may have other threads holding locks).
 struct CloneChild {
-  int in_fd, out_fd, err_fd, net_fd;
+  int in_fd, out_fd, err_fd, net_fd, lifeline_fd;
   int report_fd;  // close-on-exec pipe: the exec's errno is written here if it fails
   char** argv;
   char** envp;
@@ -71,6 +73,7 @@ int clone_child_main(void* arg) {
   };
   if (::dup2(c.in_fd, 0) < 0 || ::dup2(c.out_fd, 1) < 0 || ::dup2(c.err_fd, 2) < 0) fail(errno);
   if (c.net_fd >= 0 && ::dup2(c.net_fd, kChildNetFd) < 0) fail(errno);
+  if (c.lifeline_fd >= 0 && ::dup2(c.lifeline_fd, kChildLifelineFd) < 0) fail(errno);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -82,14 +85,14 @@ int clone_child_main(void* arg) {
 
 // clone(2) of argv into `namespaces` with the given stdio and tap; the child's pid.
 Result<pid_t> clone_spawn(const std::vector<std::string>& argv, int namespaces, int in_fd,
-                          int out_fd, int err_fd, int net_fd) {
+                          int out_fd, int err_fd, int net_fd, int lifeline_fd) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) return errno_error("spawn", "pipe");
   UniqueFd report_read(report[0]), report_write(report[1]);
-  CloneChild child{in_fd, out_fd, err_fd, net_fd, report[1], args.data(), environ};
+  CloneChild child{in_fd, out_fd, err_fd, net_fd, lifeline_fd, report[1], args.data(), environ};
   // The child runs on this stack (a copy of it: no CLONE_VM) until its exec.
   constexpr size_t kStackSize = 64 * 1024;
   void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
@@ -120,7 +123,27 @@ Result<pid_t> clone_spawn(const std::vector<std::string>& argv, int namespaces, 
   return pid;
 }
 
+// A close-on-exec copy of fd above every number a child is given, so that dup2 onto the
+// child's numbers neither keeps close-on-exec (dup2 onto itself) nor clobbers another.
+Result<UniqueFd> above_child_fds(int fd) {
+  UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, kChildLifelineFd + 1));
+  if (!copy) return errno_error("spawn", "duplicate descriptor " + std::to_string(fd));
+  return copy;
+}
+
 }  // namespace
+
+int lifeline_read_end() {
+  static const int read_end = [] {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0) {
+      std::perror("emberd: cannot make the VMMs' lifeline pipe");
+      std::abort();
+    }
+    return ends[0];  // ends[1], the write end, stays open until this process ends
+  }();
+  return read_end;
+}
 
 std::vector<std::string> vmm_command(const VmConfig& c) {
   std::vector<std::string> argv = {c.vmm_path, "--kernel", c.kernel};
@@ -165,7 +188,7 @@ Result<VmProcess> VmProcess::spawn(const VmConfig& config) {
 Result<VmProcess> VmProcess::spawn_command(const std::vector<std::string>& argv,
                                            const std::string& stdout_path,
                                            const std::string& stderr_path, bool capture_stdout,
-                                           int net_fd, int namespaces) {
+                                           int net_fd, int namespaces, int lifeline_fd) {
   if (argv.empty()) return make_error("spawn", "empty command");
   VmProcess process;
   EMBER_TRY(process.stdout_fd_, open_output(stdout_path, capture_stdout, "vm-stdout"));
@@ -173,16 +196,18 @@ Result<VmProcess> VmProcess::spawn_command(const std::vector<std::string>& argv,
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!devnull) return errno_error("open", "/dev/null");
 
-  // dup2 onto itself would keep close-on-exec: move such a descriptor out of the way first.
-  UniqueFd net_copy;
-  if (net_fd == kChildNetFd) {
-    net_copy.reset(::fcntl(net_fd, F_DUPFD_CLOEXEC, kChildNetFd + 1));
-    if (!net_copy) return errno_error("spawn", "duplicate the tap descriptor");
+  UniqueFd net_copy, lifeline_copy;
+  if (net_fd >= 0) {
+    EMBER_TRY(net_copy, above_child_fds(net_fd));
     net_fd = net_copy.get();
+  }
+  if (lifeline_fd >= 0) {
+    EMBER_TRY(lifeline_copy, above_child_fds(lifeline_fd));
+    lifeline_fd = lifeline_copy.get();
   }
   if (namespaces != 0) {
     EMBER_TRY(process.pid_, clone_spawn(argv, namespaces, devnull.get(), process.stdout_fd_.get(),
-                                        process.stderr_fd_.get(), net_fd));
+                                        process.stderr_fd_.get(), net_fd, lifeline_fd));
     return process;
   }
   std::vector<char*> args;
@@ -196,6 +221,9 @@ Result<VmProcess> VmProcess::spawn_command(const std::vector<std::string>& argv,
   ::posix_spawn_file_actions_adddup2(&actions, process.stdout_fd_.get(), 1);
   ::posix_spawn_file_actions_adddup2(&actions, process.stderr_fd_.get(), 2);
   if (net_fd >= 0) ::posix_spawn_file_actions_adddup2(&actions, net_fd, kChildNetFd);
+  if (lifeline_fd >= 0) {
+    ::posix_spawn_file_actions_adddup2(&actions, lifeline_fd, kChildLifelineFd);
+  }
   // The child starts with no blocked signals and default SIGPIPE whatever the daemon set.
   sigset_t none, defaults;
   sigemptyset(&none);

@@ -14,8 +14,15 @@
 
 namespace ember::host {
 
-// The descriptor number a spawned ember-vmm finds its tap on (its --net-fd).
+// The descriptor numbers a spawned ember-vmm finds its tap (its --net-fd) and its
+// lifeline (its --lifeline-fd) on.
 inline constexpr int kChildNetFd = 3;
+inline constexpr int kChildLifelineFd = 4;
+
+// The read end of this process's lifeline, a pipe made on first use whose write end only
+// this process holds (close-on-exec) until it exits, however it exits. A VMM given the read
+// end sees hang-up then and stops: no VMM outlives emberd. Nothing is ever written.
+int lifeline_read_end();
 
 // The flags of one ember-vmm run (docs/vmm-interfaces.md); empty strings are left out.
 struct VmConfig {
@@ -56,14 +63,15 @@ class VmProcess {
 
   // Starts any command with the same output handling (tests, tools, the jailer later).
   // Empty paths: stdout discarded (or captured when capture_stdout), stderr captured.
-  // net_fd >= 0 is given to the child as descriptor kChildNetFd. With namespaces (CLONE_NEW*
+  // net_fd >= 0 is given to the child as descriptor kChildNetFd, lifeline_fd >= 0 as
+  // kChildLifelineFd. With namespaces (CLONE_NEW*
   // flags, for ember-jailer) the child is cloned into them and execs argv[0] (an absolute
   // path) at once: it is PID 1 of its PID namespace and still this process's child.
   static Result<VmProcess> spawn_command(const std::vector<std::string>& argv,
                                          const std::string& stdout_path = {},
                                          const std::string& stderr_path = {},
                                          bool capture_stdout = false, int net_fd = -1,
-                                         int namespaces = 0);
+                                         int namespaces = 0, int lifeline_fd = -1);
 
   VmProcess(VmProcess&& other) noexcept;
   VmProcess& operator=(VmProcess&& other) noexcept;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -168,6 +169,45 @@ TEST_F(VmProcessTest, AnErrorSaysHowTheVmmEnded) {
   EXPECT_EQ(describe_vmm_end(*running), "");
   EXPECT_EQ(with_vmm_output(make_error("invoke", "closed"), *running).message(),
             "invoke: closed");
+}
+
+TEST_F(VmProcessTest, TheChildGetsTheTapAndTheLifelineAtTheirNumbers) {
+  int tap[2], lifeline[2];
+  ASSERT_EQ(::pipe2(tap, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(lifeline, O_CLOEXEC), 0);
+  UniqueFd tap_read(tap[0]), tap_write(tap[1]), lifeline_read(lifeline[0]),
+      lifeline_write(lifeline[1]);
+  // The child reads the "tap" on 3, then waits on 4 until the lifeline's writer is gone.
+  auto child = VmProcess::spawn_command(
+      {"sh", "-c", "read line <&3; echo \"tap: $line\"; cat <&4; echo 'lifeline: hung up'"}, {},
+      {}, true, tap_read.get(), 0, lifeline_read.get());
+  ASSERT_TRUE(child.ok()) << child.error().message();
+  ASSERT_EQ(::write(tap_write.get(), "frame\n", 6), 6);
+  auto early = child->wait_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(early.ok());
+  EXPECT_FALSE(early->has_value()) << "exited while its lifeline was held: "
+                                   << child->stdout_output();
+  lifeline_write.reset();
+  auto late = child->wait_for(std::chrono::seconds(5));
+  ASSERT_TRUE(late.ok() && late->has_value()) << "still running after its lifeline hung up";
+  EXPECT_EQ(**late, 0) << child->stderr_output();
+  EXPECT_EQ(child->stdout_output(), "tap: frame\nlifeline: hung up\n");
+}
+
+TEST(Lifeline, IsOnePipeWhoseWriteEndNoChildInherits) {
+  const int read_end = lifeline_read_end();
+  EXPECT_EQ(lifeline_read_end(), read_end);
+  struct stat st;
+  ASSERT_EQ(::fstat(read_end, &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_NE(::fcntl(read_end, F_GETFD) & FD_CLOEXEC, 0);
+  // A child not given it holds neither end: only this process can make the pipe hang up,
+  // and only by ending.
+  auto child = VmProcess::spawn_command({"sh", "-c", "ls -l /proc/$$/fd/"}, {}, {}, true);
+  ASSERT_TRUE(child.ok());
+  ASSERT_TRUE(child->wait().ok());
+  const std::string pipe = "pipe:[" + std::to_string(st.st_ino) + "]";
+  EXPECT_EQ(child->stdout_output().find(pipe), std::string::npos) << child->stdout_output();
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -320,6 +321,14 @@ ExitCode Vmm::run(const seccomp::ThreadFilters* filters) {
     if (Status loaded = filters->event_loop.load(); !loaded.ok()) {
       exit_.request(ExitCode::kVmmError, "event loop thread: " + loaded.error().message());
     }
+  }
+  if (config_.lifeline_fd >= 0 && !exit_.requested()) {
+    // The parent holds the pipe's only write end and never writes: any event is its end.
+    s = loop_->add(config_.lifeline_fd, EPOLLIN, [this](uint32_t) {
+      loop_->remove(config_.lifeline_fd);
+      exit_.request(ExitCode::kVmmError, "the parent process (emberd) is gone: stopping the VM");
+    });
+    if (!s.ok()) exit_.request(ExitCode::kVmmError, "lifeline: " + s.error().message());
   }
   if (!exit_.requested()) {
     s = loop_->run();

@@ -77,12 +77,37 @@ po::options_description describe_flags() {
        "{\"op\":\"restore\",\"dir\":\"DIR\",\"vsock_uds\":\"PATH\",\"disks\":[...],"
        "\"start_paused\":false} (the fields after dir are optional and mean what the flags "
        "of --restore mean); the reply comes once the VM is restored, and the socket then "
-       "takes the usual control requests. --net-fd and --netns are given here, at start-up");
+       "takes the usual control requests. --net-fd and --netns are given here, at start-up")
+      ("standby-timeout", po::value<int64_t>()->default_value(0),
+       "SECONDS: with --standby, exit (status 1) when no restore request came within this "
+       "long; 0 waits for as long as the VMM's parent lives")
+      ("lifeline-fd", po::value<int>(),
+       "N: an inherited pipe's read end whose write end only the parent (emberd) holds and "
+       "never writes; when the parent dies the pipe reports hang-up and the VMM stops its "
+       "guest and exits (status 1), in every mode and while waiting as --standby");
   // clang-format on
   return d;
 }
 
 Error usage_error(const std::string& message) { return make_error("usage", message); }
+
+// An inherited descriptor flag (--net-fd, --lifeline-fd): 3 or above and open; -1 when
+// absent. what_to_pass says what the parent should hand over.
+Result<int> parse_inherited_fd(const po::variables_map& vm, const char* name,
+                               const std::string& what_to_pass) {
+  if (!vm.count(name)) return -1;
+  const int fd = vm[name].as<int>();
+  const std::string flag = "--" + std::string(name) + " " + std::to_string(fd);
+  if (fd < 3) {
+    return usage_error(flag + ": it must be an inherited descriptor, 3 or above (0-2 are "
+                              "stdin, stdout and stderr)");
+  }
+  if (::fcntl(fd, F_GETFD) < 0) {
+    return usage_error(flag + ": file descriptor " + std::to_string(fd) + " is not open; " +
+                       what_to_pass + " open and without O_CLOEXEC");
+  }
+  return fd;
+}
 
 // --net-fd and --netns, which every mode takes.
 Status parse_network_flags(const po::variables_map& vm, VmmConfig& c) {
@@ -90,18 +115,7 @@ Status parse_network_flags(const po::variables_map& vm, VmmConfig& c) {
     c.netns = vm["netns"].as<std::string>();
     if (c.netns.empty()) return usage_error("--netns needs a path");
   }
-  if (!vm.count("net-fd")) return {};
-  const int fd = vm["net-fd"].as<int>();
-  const std::string flag = "--net-fd " + std::to_string(fd);
-  if (fd < 3) {
-    return usage_error(flag + ": the tap must be an inherited descriptor, 3 or above (0-2 are "
-                              "stdin, stdout and stderr)");
-  }
-  if (::fcntl(fd, F_GETFD) < 0) {
-    return usage_error(flag + ": file descriptor " + std::to_string(fd) +
-                       " is not open; the parent must pass the tap open and without O_CLOEXEC");
-  }
-  c.net_fd = fd;
+  EMBER_TRY(c.net_fd, parse_inherited_fd(vm, "net-fd", "the parent must pass the tap"));
   return {};
 }
 
@@ -162,6 +176,9 @@ Result<ParsedFlags> parse_standby_flags(const po::variables_map& vm, ParsedFlags
     }
   }
   parsed.config.console = vm["console"].as<bool>();
+  const int64_t timeout = vm["standby-timeout"].as<int64_t>();
+  if (timeout < 0) return usage_error("--standby-timeout must be 0 or more seconds");
+  parsed.config.standby_timeout = std::chrono::seconds(timeout);
   return parsed;
 }
 
@@ -172,7 +189,9 @@ std::string usage_text() {
   out << "Usage: ember-vmm --kernel vmlinux [options]\n"
       << "       ember-vmm --restore DIR [--vsock-uds PATH] [--disk PATH ...] [--api-sock PATH]\n"
       << "                 [--net-fd N] [--netns PATH] [--start-paused]\n"
-      << "       ember-vmm --standby --api-sock PATH [--net-fd N] [--netns PATH]\n\n"
+      << "       ember-vmm --standby --api-sock PATH [--standby-timeout SECONDS] [--net-fd N]\n"
+      << "                 [--netns PATH]\n"
+      << "every mode also takes [--lifeline-fd N] [--seccomp kill|log|off] [--log-level L]\n\n"
       << describe_flags() << "\n"
       << "Exit codes: 0 guest shut down (reboot), 1 VMM error, 2 usage error, 3 guest crashed\n"
       << "(kernel panic or triple fault).\n";
@@ -250,7 +269,10 @@ Result<ParsedFlags> parse_flags(int argc, const char* const argv[]) {
   c.seccomp = *mode;
   c.test_forbidden_syscall_on_vcpu = vm["test-forbidden-syscall-on-vcpu"].as<bool>();
   EMBER_CHECK(parse_network_flags(vm, c));
+  EMBER_TRY(c.lifeline_fd, parse_inherited_fd(vm, "lifeline-fd",
+                                              "the parent must pass a pipe's read end"));
   if (vm["standby"].as<bool>()) return parse_standby_flags(vm, parsed);
+  if (!vm["standby-timeout"].defaulted()) return usage_error("--standby-timeout needs --standby");
   if (vm.count("restore")) return parse_restore_flags(vm, parsed);
   if (c.start_paused) return usage_error("--start-paused needs --restore");
   if (!vm.count("kernel")) return usage_error("--kernel is required");

@@ -61,6 +61,12 @@ struct VmmConfig {
   // --standby: create the KVM VM, then wait on api_sock for one {"op":"restore",...}
   // request (vmm_standby.cc), so a restore skips exec and start-up.
   bool standby = false;
+  // --standby-timeout: a standby VMM no request claimed within this long exits (0: waits
+  // as long as its parent lives).
+  std::chrono::seconds standby_timeout{0};
+  // --lifeline-fd: an inherited pipe's read end whose write end only the parent holds; when
+  // it reports hang-up the parent is gone and the VMM stops (its guest with it). -1: none.
+  int lifeline_fd = -1;
   // --seccomp: what each thread's filter does with a call outside its list (kill, log),
   // or no filters (off). vmm/seccomp/thread_filters.h has the roles and their order.
   seccomp::Mode seccomp = seccomp::Mode::kKill;

@@ -285,6 +285,44 @@ TEST(NetFlags, NetFdMustBeAnOpenInheritedDescriptor) {
   EXPECT_FALSE(parse({"--kernel", "/k", "--netns", ""}).ok());
 }
 
+TEST(Flags, LifelineFdInEveryModeAndOpen) {
+  OpenFd lifeline;
+  const std::string fd = lifeline.text();
+  for (std::vector<const char*> args : std::vector<std::vector<const char*>>{
+           {"--kernel", "/k"}, {"--restore", "/s"}, {"--standby", "--api-sock", "/a"}}) {
+    args.insert(args.end(), {"--lifeline-fd", fd.c_str()});
+    auto p = parse(args);
+    ASSERT_TRUE(p.ok()) << args[0] << ": " << p.error().message();
+    EXPECT_EQ(p->config.lifeline_fd, lifeline.fd.get());
+  }
+  EXPECT_EQ(parse({"--kernel", "/k"})->config.lifeline_fd, -1);
+  int closed = -1;
+  {
+    OpenFd gone;
+    closed = gone.fd.get();
+  }
+  const std::string closed_text = std::to_string(closed);
+  auto p = parse({"--kernel", "/k", "--lifeline-fd", closed_text.c_str()});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().message().find("--lifeline-fd " + closed_text + ": file descriptor"),
+            std::string::npos)
+      << p.error().message();
+  EXPECT_FALSE(parse({"--kernel", "/k", "--lifeline-fd", "1"}).ok());
+}
+
+TEST(Flags, StandbyTimeoutOnlyWithStandby) {
+  auto p = parse({"--standby", "--api-sock", "/a", "--standby-timeout", "600"});
+  ASSERT_TRUE(p.ok()) << p.error().message();
+  EXPECT_EQ(p->config.standby_timeout, std::chrono::seconds(600));
+  EXPECT_EQ(parse({"--standby", "--api-sock", "/a"})->config.standby_timeout.count(), 0);
+  auto negative = parse({"--standby", "--api-sock", "/a", "--standby-timeout", "-1"});
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.error().message().find("0 or more"), std::string::npos);
+  auto booted = parse({"--kernel", "/k", "--standby-timeout", "5"});
+  ASSERT_FALSE(booted.ok());
+  EXPECT_NE(booted.error().message().find("needs --standby"), std::string::npos);
+}
+
 TEST(NetFlags, TooManyDevicesCountsTheNetworkDevice) {
   OpenFd tap;
   const std::string fd = tap.text();

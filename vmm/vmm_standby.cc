@@ -2,8 +2,12 @@
 // then waits on --api-sock for the one request that names the snapshot to restore; the
 // exec, the start-up and the VM's creation are then off a cold start's critical path
 // (Firecracker's model: a running process, then a snapshot-load API call).
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 
 #include "common/unix_socket.h"
 #include "vmm/control/control_protocol.h"
@@ -42,12 +46,47 @@ bool read_line(int fd, std::string* line) {
   return false;
 }
 
+// Waits until a client connects to listener; an error when the parent is gone (the
+// lifeline hung up) or the standby timeout passes first.
+Status await_client(int listener, const VmmConfig& flags) {
+  using Clock = std::chrono::steady_clock;
+  const bool bounded = flags.standby_timeout.count() > 0;
+  const Clock::time_point deadline = flags.start_time + flags.standby_timeout;
+  for (;;) {
+    pollfd fds[2] = {{listener, POLLIN, 0}, {flags.lifeline_fd, POLLIN, 0}};
+    timespec wait{};
+    if (bounded) {
+      const auto left = std::max(Clock::duration::zero(), deadline - Clock::now());
+      wait.tv_sec = std::chrono::duration_cast<std::chrono::seconds>(left).count();
+      wait.tv_nsec = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count() %
+                     1'000'000'000;
+    }
+    const int n = ::ppoll(fds, flags.lifeline_fd >= 0 ? 2 : 1, bounded ? &wait : nullptr,
+                          nullptr);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("standby", "ppoll");
+    if (fds[1].revents != 0) {
+      return make_error("standby", "the parent process (emberd) is gone; nothing to restore");
+    }
+    if (fds[0].revents != 0) return {};
+    if (bounded && Clock::now() >= deadline) {
+      return make_error("standby", "no restore request within --standby-timeout " +
+                                       std::to_string(flags.standby_timeout.count()) + " s");
+    }
+  }
+}
+
 // Serves clients one at a time until one sends a well-formed restore request; the others
 // get an error reply, so a bad request does not use up the standby VMM.
-Result<PendingRestore> await_restore_request(const std::string& api_sock) {
+Result<PendingRestore> await_restore_request(const VmmConfig& flags) {
+  const std::string& api_sock = flags.api_sock;
   EMBER_TRY(UniqueFd listener, listen_unix(api_sock, 16));
   log_info("standby: waiting for a restore request on " + api_sock);
   for (;;) {
+    if (Status waited = await_client(listener.get(), flags); !waited.ok()) {
+      ::unlink(api_sock.c_str());
+      return waited.error();
+    }
     UniqueFd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!client) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -79,7 +118,7 @@ ExitCode run_standby(const VmmConfig& flags, const seccomp::ThreadFilters* filte
                                std::chrono::steady_clock::now() - flags.start_time)
                                .count()) +
             " us after main()");
-  auto pending = await_restore_request(flags.api_sock);
+  auto pending = await_restore_request(flags);
   if (!pending.ok()) {
     log_error(pending.error().message());
     return ExitCode::kVmmError;

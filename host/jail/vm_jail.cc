@@ -137,6 +137,7 @@ Result<std::vector<std::string>> VmJails::command(const VmJail& jail,
   a.bind_rw = paths.read_write;
   a.bind_rw.push_back(jail.run_dir());
   if (!netns.empty()) a.keep_fds.push_back(kChildNetFd);
+  a.keep_fds.push_back(kChildLifelineFd);  // spawn_vmm gives every VMM its lifeline
   a.rlimit_nofile = limits.nofile;
   a.rlimit_fsize = limits.fsize;
   a.rlimit_nproc = limits.nproc;

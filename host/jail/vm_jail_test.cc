@@ -170,7 +170,7 @@ TEST_F(VmJailTest, ExposeHardLinksIntoTheRootAndSealOwnsByRoot) {
   EXPECT_FALSE(seal_for_vmms(snap.string()).ok());
 }
 
-TEST_F(VmJailTest, CommandBindsTheVmmFilesAndKeepsTheTap) {
+TEST_F(VmJailTest, CommandBindsTheVmmFilesAndKeepsTheTapAndTheLifeline) {
   auto jail = jails_->prepare();
   ASSERT_TRUE(jail.ok());
   JailLimits limits;
@@ -185,7 +185,7 @@ TEST_F(VmJailTest, CommandBindsTheVmmFilesAndKeepsTheTap) {
   EXPECT_EQ(parsed->uid, jail->uid());
   EXPECT_EQ(parsed->gid, jail->uid());
   EXPECT_EQ(parsed->netns, "/run/netns/vm1");
-  EXPECT_EQ(parsed->keep_fds, (std::vector<int>{kChildNetFd}));
+  EXPECT_EQ(parsed->keep_fds, (std::vector<int>{kChildNetFd, kChildLifelineFd}));
   EXPECT_EQ(parsed->bind_ro, (std::vector<std::string>{"/g/vmlinux", "/c"}));
   EXPECT_EQ(parsed->bind_rw, (std::vector<std::string>{jail->run_dir()}));
   EXPECT_EQ(parsed->rlimit_fsize, 12345u);

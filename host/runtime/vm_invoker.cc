@@ -16,6 +16,7 @@
 #include "host/restored_vm.h"
 #include "host/snapshot_working_set.h"
 #include "host/runtime/lambda_environment.h"
+#include "host/runtime/leftovers.h"
 
 namespace ember::host {
 namespace {
@@ -85,6 +86,12 @@ Result<std::unique_ptr<VmInvoker>> VmInvoker::create(const InvokerConfig& config
   EMBER_CHECK(check_readable("guest kernel", config.kernel));
   EMBER_CHECK(check_readable("guest root image", config.rootfs));
   EMBER_CHECK(check_readable("guest initramfs", config.initramfs));
+  // What an emberd that died on this state directory left: before anything new is made.
+  EMBER_TRY(SweptLeftovers swept, sweep_leftovers(config.state_dir, options.cgroup_root));
+  if (!swept.empty()) {
+    std::fprintf(stderr, "emberd: removed what an earlier emberd on %s left behind: %s\n",
+                 config.state_dir.c_str(), swept.describe().c_str());
+  }
   std::error_code ec;
   fs::create_directories(run_dir(config.state_dir), ec);
   if (ec) return make_error("microVM invoker", config.state_dir + "/runtime: " + ec.message());

@@ -129,12 +129,39 @@ class Emberd:
         conn.close()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, payload
 
-    def kill(self):
-        """SIGKILL, as a crash would; then ends the VMMs it leaves behind (they name state_dir)."""
+    def vmm_processes(self):
+        """Live (not zombie) processes whose command line names state_dir: its VMMs and jailers."""
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    args = f.read().decode(errors="replace").split("\0")
+                with open(f"/proc/{pid}/stat") as f:
+                    state = f.read().rpartition(")")[2].split()[0]
+            except OSError:
+                continue
+            if state != "Z" and int(pid) != self.proc.pid and any(
+                    a.startswith(self.state_dir + "/") for a in args[1:]):
+                found.append((int(pid), " ".join(args)[:200]))
+        return found
+
+    def kill(self, grace=1.0):
+        """SIGKILL, as a crash would. Its VMMs stop by themselves (their lifeline hangs up):
+        returns those still running `grace` seconds later (killed then) and sets
+        vmms_gone_after, the seconds from the SIGKILL to the end of the first scan of /proc
+        that found none (an upper bound)."""
+        killed_at = time.time()
         self.proc.kill()
         self.proc.wait()
         self.log.close()
+        while True:
+            survivors = self.vmm_processes()
+            self.vmms_gone_after = time.time() - killed_at
+            if not survivors or self.vmms_gone_after > grace:
+                break
+            time.sleep(0.02)
         subprocess.run(["pkill", "-KILL", "-f", "--", self.state_dir], check=False)
+        return survivors
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

@@ -159,6 +159,8 @@ std::vector<Rule> startup_rules(pid_t pid) {
   // Kernel, initrd, disks, snapshot files, /dev/kvm; guest memory; eventfds and the loop.
   add(r, {SYS_openat, SYS_close, SYS_read, SYS_pread64, SYS_lseek, SYS_fstat, SYS_newfstatat,
           SYS_eventfd2, SYS_epoll_create1, SYS_bind, SYS_listen, SYS_getsockopt, SYS_unlink});
+  // A standby VMM waits for its restore request, its lifeline and its timeout at once.
+  add(r, {SYS_ppoll});
   add_ioctls(r, kSetupRequests);
   for (int cmd : {F_GETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC}) {
     r.push_back(allow_if(SYS_fcntl, {arg_eq(1, static_cast<uint64_t>(cmd))}));
