@@ -20,6 +20,8 @@
 
 namespace ember::host {
 
+class VmCgroup;
+
 namespace net {
 class VmNetns;
 }
@@ -48,6 +50,8 @@ class PooledVm {
   // How long its restore took, whenever it was made (a ready VM: before it was acquired):
   // from the restore request (or the VMM's spawn) to the agent's RefreshAck. 0: unknown.
   virtual double restore_ms() const { return 0; }
+  // The cgroup its VMM started in; null when VMMs run without cgroups here.
+  virtual const VmCgroup* cgroup() const { return nullptr; }
   // False once the VM cannot serve (its VMM exited); the pool drops such ready VMs.
   virtual bool alive() = 0;
 };

@@ -27,15 +27,18 @@ Result<std::unique_ptr<RestoredVm>> RestoredVm::restore(const SnapshotSpec& spec
     EMBER_TRY(SpawnedVmm standby, options.standby->take());
     const auto started = Clock::now();  // the policy is part of the restore (egress_ms)
     EMBER_CHECK(give_egress(standby, options.network, spec.egress));
-    EMBER_CHECK(restore_on_standby(standby, spec.dir, spec.disks, options.ready_timeout));
+    EMBER_CHECK(restore_on_standby(standby, spec.dir, spec.disks, options.ready_timeout,
+                                   new_vmm_limits(static_cast<uint32_t>(spec.mem_mib))));
     return connect(std::move(standby), spec, options, started);
   }
   const auto started = Clock::now();
   EMBER_TRY(VmmJail jail, prepare_vmm_jail(options.jails));
   VmSocketFiles files = VmSocketFiles::fresh(vmm_run_dir(jail, options.run_dir));
   std::vector<std::string> argv = restore_command(spec, options, files.vsock_uds, files.api_sock);
-  EMBER_TRY(SpawnedVmm vmm, spawn_vmm(std::move(argv), std::move(files),
-                                      {options.network, spec.egress}, std::move(jail)));
+  EMBER_TRY(SpawnedVmm vmm,
+            spawn_vmm(std::move(argv), std::move(files), {options.network, spec.egress},
+                      std::move(jail),
+                      {options.cgroup_root, new_vmm_limits(static_cast<uint32_t>(spec.mem_mib))}));
   return connect(std::move(vmm), spec, options, started);
 }
 
@@ -43,7 +46,8 @@ Result<std::unique_ptr<RestoredVm>> RestoredVm::restore_on(SpawnedVmm standby,
                                                            const SnapshotSpec& spec,
                                                            const RestoredVmOptions& options) {
   const auto started = Clock::now();
-  EMBER_CHECK(restore_on_standby(standby, spec.dir, spec.disks, options.ready_timeout));
+  EMBER_CHECK(restore_on_standby(standby, spec.dir, spec.disks, options.ready_timeout,
+                                 new_vmm_limits(static_cast<uint32_t>(spec.mem_mib))));
   return connect(std::move(standby), spec, options, started);
 }
 

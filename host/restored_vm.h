@@ -29,6 +29,9 @@ struct RestoredVmOptions {
   // When set, every VMM spawned here is jailed (the standby stock jails its own). The
   // snapshot's disks must then be named in the spec (they are bound or linked into the jail).
   std::shared_ptr<jail::VmJails> jails;
+  // When set (a cgroup v2 root), every VMM spawned here starts in a cgroup of its own with
+  // new_vmm_limits for the snapshot's memory (the standby stock sets its own cgroups).
+  std::string cgroup_root;
 };
 
 // The ember-vmm command line that restores spec with the given fresh socket paths.
@@ -58,6 +61,7 @@ class RestoredVm : public PooledVm {
   const net::VmNetns* netns() const override { return vmm_.net ? &*vmm_.net : nullptr; }
   double egress_ms() const override { return vmm_.egress_ms; }
   double restore_ms() const override { return restore_ms_; }
+  const VmCgroup* cgroup() const override { return vmm_.cgroup ? &*vmm_.cgroup : nullptr; }
   bool alive() override;
 
   const std::string& vsock_uds() const { return vmm_.files.vsock_uds; }

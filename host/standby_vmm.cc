@@ -44,7 +44,7 @@ std::string vmm_run_dir(const VmmJail& jail, const std::string& run_dir) {
 }
 
 Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
-                             const VmmNetwork& network, VmmJail jail) {
+                             const VmmNetwork& network, VmmJail jail, const VmmLimits& limits) {
   const bool jailed = jail.jails != nullptr && jail.jail;
   // The VMM stops when emberd dies, however it dies (vm_client.h).
   argv.insert(argv.end(), {"--lifeline-fd", std::to_string(kChildLifelineFd)});
@@ -64,13 +64,20 @@ Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
     namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (!netns) namespaces |= CLONE_NEWNET;  // loopback only, and none of the host's
   }
+  std::optional<VmCgroup> cgroup;
+  if (!limits.cgroup_root.empty()) {
+    EMBER_TRY(cgroup, VmCgroup::create(limits.cgroup_root, VmCgroup::fresh_name(), limits.limits));
+  }
   // Closed here once spawned: the VMM holds the only copy of the tap.
   UniqueFd tap = netns ? netns->take_tap() : UniqueFd();
-  EMBER_TRY(VmProcess process,
-            VmProcess::spawn_command(argv, {}, {}, false, tap.get(), namespaces,
-                                     lifeline_read_end()));
-  return SpawnedVmm{std::move(jail.jail), std::move(files), std::move(netns), std::move(process),
-                    egress_ms};
+  SpawnOptions spawn;
+  spawn.net_fd = tap.get();
+  spawn.lifeline_fd = lifeline_read_end();
+  spawn.namespaces = namespaces;
+  spawn.cgroup_fd = cgroup ? cgroup->fd() : -1;
+  EMBER_TRY(VmProcess process, VmProcess::spawn_command(argv, spawn));
+  return SpawnedVmm{std::move(jail.jail), std::move(cgroup), std::move(files), std::move(netns),
+                    std::move(process), egress_ms};
 }
 
 Status give_egress(SpawnedVmm& vmm, net::HostNetwork* host, const net::EgressPolicy& egress) {
@@ -83,17 +90,24 @@ Status give_egress(SpawnedVmm& vmm, net::HostNetwork* host, const net::EgressPol
 Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::string& run_dir,
                                      const VmmNetwork& network,
                                      const std::vector<std::string>& extra_args,
-                                     const std::shared_ptr<jail::VmJails>& jails) {
+                                     const std::shared_ptr<jail::VmJails>& jails,
+                                     const std::string& cgroup_root) {
   EMBER_TRY(VmmJail jail, prepare_vmm_jail(jails));
   VmSocketFiles files = VmSocketFiles::fresh(vmm_run_dir(jail, run_dir));
   std::vector<std::string> argv = {vmm_path, "--standby", "--api-sock", files.api_sock,
                                    "--standby-timeout", std::to_string(kStandbyTimeout.count())};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  return spawn_vmm(std::move(argv), std::move(files), network, std::move(jail));
+  return spawn_vmm(std::move(argv), std::move(files), network, std::move(jail),
+                   {cgroup_root, kStandbyVmmLimits});
 }
 
 Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
-                          const std::vector<std::string>& disks, milliseconds timeout) {
+                          const std::vector<std::string>& disks, milliseconds timeout,
+                          const CgroupLimits& limits) {
+  if (vmm.cgroup) {
+    EMBER_CHECK(vmm.cgroup->set_memory_max(limits.memory_max_bytes));
+    EMBER_CHECK(vmm.cgroup->set_cpus(limits.cpus));
+  }
   if (vmm.jail) {
     // The snapshot's files and the disks, at the paths the request names, in the jail.
     EMBER_CHECK(vmm.jail->expose(snapshot_dir));
@@ -112,14 +126,16 @@ Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
 
 StandbyStock::StandbyStock(std::string vmm_path, std::string run_dir, size_t target,
                            VmmNetwork network, std::shared_ptr<ForegroundGate> gate,
-                           std::shared_ptr<jail::VmJails> jails, milliseconds max_age)
+                           std::shared_ptr<jail::VmJails> jails, milliseconds max_age,
+                           std::string cgroup_root)
     : vmm_path_(std::move(vmm_path)),
       run_dir_(std::move(run_dir)),
       target_(target),
       network_(std::move(network)),
       gate_(std::move(gate)),
       jails_(std::move(jails)),
-      max_age_(max_age) {
+      max_age_(max_age),
+      cgroup_root_(std::move(cgroup_root)) {
   if (target_ > 0) refiller_ = std::thread([this] { refill(); });
 }
 
@@ -148,7 +164,7 @@ Result<SpawnedVmm> StandbyStock::take() {
     }
   }
   wake_.notify_all();
-  return spawn_standby_vmm(vmm_path_, run_dir_, network_, {}, jails_);
+  return spawn_standby_vmm(vmm_path_, run_dir_, network_, {}, jails_, cgroup_root_);
 }
 
 size_t StandbyStock::available() {
@@ -179,7 +195,7 @@ void StandbyStock::refill() {
     if (!needs_one()) continue;
     lock.unlock();
     if (gate_) gate_->wait_for_turn(ForegroundGate::kMaxDefer);
-    auto spawned = spawn_standby_vmm(vmm_path_, run_dir_, network_, {}, jails_);
+    auto spawned = spawn_standby_vmm(vmm_path_, run_dir_, network_, {}, jails_, cgroup_root_);
     lock.lock();
     if (!spawned.ok()) {
       if (++spawn_failures_ == kMaxSpawnFailures) {

@@ -18,6 +18,7 @@
 #include "host/jail/vm_jail.h"
 #include "host/net/egress_policy.h"
 #include "host/net/vm_netns.h"
+#include "host/vm_cgroup.h"
 #include "host/vm_client.h"
 #include "host/vm_socket_files.h"
 
@@ -34,6 +35,7 @@ inline constexpr std::chrono::seconds kStandbyMaxAge = kStandbyTimeout / 2;
 // request gives the restored VM.
 struct SpawnedVmm {
   std::optional<jail::VmJail> jail;  // first: its directory goes last, after the VMM's files
+  std::optional<VmCgroup> cgroup;    // before the VMM: removed once it is gone
   VmSocketFiles files;              // before the VMM, so the files go after it
   std::optional<net::VmNetns> net;  // removed after the VMM is gone
   VmProcess process;
@@ -58,6 +60,13 @@ struct VmmJail {
   jail::JailLimits limits;
 };
 
+// How a VMM is limited: not at all (cgroup_root empty: no cgroup v2 here), or in a cgroup
+// of its own under <cgroup_root>/ember, made before it starts, with `limits`.
+struct VmmLimits {
+  std::string cgroup_root;
+  CgroupLimits limits;
+};
+
 // A jail from jails (none when jails is null), for the VMM about to be spawned.
 Result<VmmJail> prepare_vmm_jail(const std::shared_ptr<jail::VmJails>& jails,
                                  jail::JailLimits limits = {});
@@ -65,21 +74,25 @@ Result<VmmJail> prepare_vmm_jail(const std::shared_ptr<jail::VmJails>& jails,
 // Where a VMM's socket files go: its jail's run directory, or run_dir when not jailed.
 std::string vmm_run_dir(const VmmJail& jail, const std::string& run_dir);
 
-// Spawns argv, an ember-vmm command line using files' sockets; with a network, the VMM
-// runs in a fresh namespace of its own with a tap (vmm_net_flags are appended), its
-// policy assigned first. Jailed: through ember-jailer, cloned into new mount, PID, IPC,
-// UTS (and, without a network of its own, network) namespaces.
+// Spawns argv, an ember-vmm command line using files' sockets, with emberd's lifeline;
+// with a network, the VMM runs in a fresh namespace of its own with a tap (vmm_net_flags
+// are appended), its policy assigned first. Jailed: through ember-jailer, cloned into new
+// mount, PID, IPC, UTS (and, without a network of its own, network) namespaces. With a
+// cgroup root, started in a new cgroup with limits.limits.
 Result<SpawnedVmm> spawn_vmm(std::vector<std::string> argv, VmSocketFiles files,
-                             const VmmNetwork& network, VmmJail jail = {});
+                             const VmmNetwork& network, VmmJail jail = {},
+                             const VmmLimits& limits = {});
 
 // Spawns `vmm_path --standby --api-sock <fresh path in run_dir> --standby-timeout
-// kStandbyTimeout [extra_args]`; with a
-// network, in a fresh namespace of its own with a tap and policy (made here, ahead of any
-// restore); with jails, jailed now (what a restore needs is linked in by restore_on_standby).
+// kStandbyTimeout [extra_args]`; with a network, in a fresh namespace of its own with a tap
+// and policy (made here, ahead of any restore); with jails, jailed now (what a restore
+// needs is linked in by restore_on_standby); with a cgroup root, in a cgroup with
+// kStandbyVmmLimits until restore_on_standby.
 Result<SpawnedVmm> spawn_standby_vmm(const std::string& vmm_path, const std::string& run_dir,
                                      const VmmNetwork& network,
                                      const std::vector<std::string>& extra_args = {},
-                                     const std::shared_ptr<jail::VmJails>& jails = nullptr);
+                                     const std::shared_ptr<jail::VmJails>& jails = nullptr,
+                                     const std::string& cgroup_root = {});
 
 // Judges the traffic of vmm's VM by egress from now on (flows already open included); a
 // no-op without a namespace or when it has that policy already. Sets vmm.egress_ms.
@@ -88,10 +101,11 @@ Status give_egress(SpawnedVmm& vmm, net::HostNetwork* host, const net::EgressPol
 // Sends {"op":"restore",...} for `snapshot_dir` to a standby VMM and waits for its reply:
 // ok once the VM is restored and running, with vmm.files.vsock_uds as its vsock and
 // `disks` (may be empty) replacing the snapshot's. A jailed VMM first gets the snapshot's
-// files and the disks hard-linked into its root. Fails with the VMM's stderr attached.
+// files and the disks hard-linked into its root; one with a cgroup first gets `limits`
+// (the restored guest's). Fails with the VMM's stderr attached.
 Status restore_on_standby(SpawnedVmm& vmm, const std::string& snapshot_dir,
                           const std::vector<std::string>& disks,
-                          std::chrono::milliseconds timeout);
+                          std::chrono::milliseconds timeout, const CgroupLimits& limits = {});
 
 // Keeps up to `target` standby VMMs spawned; a background thread refills after each take
 // and replaces those older than kStandbyMaxAge. Thread-safe. Destroying it kills the ones
@@ -102,11 +116,12 @@ class StandbyStock {
   // namespace gets network.egress ahead (emberd's default policy), so that restoring a
   // function with that policy changes no rule on the request path.
   // With a gate, each refill first waits its turn behind the cold starts in progress.
-  // With jails, every standby is jailed when made.
+  // With jails, every standby is jailed when made; with a cgroup root, every one starts in
+  // a cgroup of its own (kStandbyVmmLimits).
   StandbyStock(std::string vmm_path, std::string run_dir, size_t target,
                VmmNetwork network = {}, std::shared_ptr<ForegroundGate> gate = nullptr,
                std::shared_ptr<jail::VmJails> jails = nullptr,
-               std::chrono::milliseconds max_age = kStandbyMaxAge);
+               std::chrono::milliseconds max_age = kStandbyMaxAge, std::string cgroup_root = {});
   ~StandbyStock();
   StandbyStock(const StandbyStock&) = delete;
   StandbyStock& operator=(const StandbyStock&) = delete;
@@ -135,6 +150,7 @@ class StandbyStock {
   const std::shared_ptr<ForegroundGate> gate_;
   const std::shared_ptr<jail::VmJails> jails_;
   const std::chrono::milliseconds max_age_;
+  const std::string cgroup_root_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<SpawnedVmm> stock_;

@@ -1,10 +1,12 @@
 // VmCgroup: cgroup v2 files written by hand (one value per file).
-#include "host/runtime/vm_cgroup.h"
+#include "host/vm_cgroup.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +19,7 @@ namespace ember::host {
 namespace {
 
 constexpr uint64_t kCpuPeriodUs = 100'000;
+constexpr uint32_t kMbPerVcpu = 1769;
 
 Status write_file(const std::string& path, const std::string& value) {
   std::ofstream out(path);
@@ -58,6 +61,19 @@ Status enable_controllers(const std::string& dir) {
 
 }  // namespace
 
+uint32_t vcpus_for_memory(uint32_t memory_mb) {
+  return std::max<uint32_t>(1, (memory_mb + kMbPerVcpu - 1) / kMbPerVcpu);
+}
+
+double cpu_share_for_memory(uint32_t memory_mb) {
+  return static_cast<double>(memory_mb) / kMbPerVcpu;
+}
+
+CgroupLimits new_vmm_limits(uint32_t memory_mb) {
+  return {(uint64_t{memory_mb} << 20) + kVmmOverheadBytes,
+          static_cast<double>(vcpus_for_memory(memory_mb))};
+}
+
 std::string cpu_max_value(double cpus) {
   const auto quota = static_cast<uint64_t>(std::llround(cpus * kCpuPeriodUs));
   return std::to_string(std::max<uint64_t>(quota, 1000)) + " " + std::to_string(kCpuPeriodUs);
@@ -74,25 +90,33 @@ Status VmCgroup::prepare(const std::string& root) {
   return enable_controllers(ember);
 }
 
-Result<VmCgroup> VmCgroup::create(const std::string& root, const std::string& name, pid_t pid,
+Result<VmCgroup> VmCgroup::create(const std::string& root, const std::string& name,
                                   const CgroupLimits& limits) {
   const std::string path = root + "/ember/" + name;
   if (::mkdir(path.c_str(), 0755) != 0) return errno_error("mkdir", path);
   VmCgroup cgroup(path);
-  EMBER_CHECK(write_file(path + "/memory.max", std::to_string(limits.memory_max_bytes)));
+  EMBER_CHECK(cgroup.set_memory_max(limits.memory_max_bytes));
   // Best effort: without swap configured the file may not exist.
   (void)write_file(path + "/memory.swap.max", "0");
-  EMBER_CHECK(write_file(path + "/cpu.max", cpu_max_value(limits.cpus)));
-  EMBER_CHECK(write_file(path + "/cgroup.procs", std::to_string(pid)));
+  EMBER_CHECK(cgroup.set_cpus(limits.cpus));
+  cgroup.dir_.reset(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!cgroup.dir_) return errno_error("open", path);
   return cgroup;
 }
 
-VmCgroup::VmCgroup(VmCgroup&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+std::string VmCgroup::fresh_name() {
+  static std::atomic<uint64_t> next{1};
+  return "vm-" + std::to_string(::getpid()) + "-" + std::to_string(next++);
+}
+
+VmCgroup::VmCgroup(VmCgroup&& other) noexcept
+    : path_(std::exchange(other.path_, {})), dir_(std::move(other.dir_)) {}
 
 VmCgroup& VmCgroup::operator=(VmCgroup&& other) noexcept {
   if (this != &other) {
     VmCgroup old(std::move(*this));
     path_ = std::exchange(other.path_, {});
+    dir_ = std::move(other.dir_);
   }
   return *this;
 }
@@ -111,6 +135,10 @@ VmCgroup::~VmCgroup() {
 
 Status VmCgroup::set_cpus(double cpus) const {
   return write_file(path_ + "/cpu.max", cpu_max_value(cpus));
+}
+
+Status VmCgroup::set_memory_max(uint64_t bytes) const {
+  return write_file(path_ + "/memory.max", std::to_string(bytes));
 }
 
 uint64_t VmCgroup::memory_peak_bytes() const {

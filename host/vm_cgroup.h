@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace ember::host {
 
@@ -18,6 +19,17 @@ struct CgroupLimits {
 // Guest RAM plus what ember-vmm itself needs (page tables, device buffers, its binary).
 inline constexpr uint64_t kVmmOverheadBytes = 64ull << 20;
 
+// vCPUs for a memory size: one per 1769 MB started, as Lambda scales CPU with memory.
+uint32_t vcpus_for_memory(uint32_t memory_mb);
+// The CPU share for a memory size in units of one CPU (1769 MB = 1.0), for cgroup cpu.max.
+double cpu_share_for_memory(uint32_t memory_mb);
+// A new VMM's limits for a guest of memory_mb: its memory and the VMM's overhead, and all
+// its vCPUs (a new environment's boot, init or restore, and its first invocation, run at
+// full speed, as Lambda's init does; the memory's share applies from then on).
+CgroupLimits new_vmm_limits(uint32_t memory_mb);
+// A standby VMM's, before it knows its snapshot: the VMM's overhead and one CPU.
+inline constexpr CgroupLimits kStandbyVmmLimits{kVmmOverheadBytes, 1.0};
+
 class VmCgroup {
  public:
   // Checks that `root` is a cgroup v2 hierarchy and makes `<root>/ember` with the memory
@@ -25,9 +37,12 @@ class VmCgroup {
   // enforced here (no cgroup2 mount, controllers missing); callers run without them.
   static Status prepare(const std::string& root = "/sys/fs/cgroup");
 
-  // Makes `<root>/ember/<name>`, writes the limits and moves pid into it.
-  static Result<VmCgroup> create(const std::string& root, const std::string& name, pid_t pid,
+  // Makes `<root>/ember/<name>` and writes the limits. A VMM is then started in it
+  // (SpawnOptions::cgroup_fd = fd()), so they apply from its first instruction.
+  static Result<VmCgroup> create(const std::string& root, const std::string& name,
                                  const CgroupLimits& limits);
+  // A fresh name for a VMM's cgroup: vm-<emberd's pid>-<n>.
+  static std::string fresh_name();
 
   VmCgroup(VmCgroup&& other) noexcept;
   VmCgroup& operator=(VmCgroup&& other) noexcept;
@@ -38,14 +53,18 @@ class VmCgroup {
   ~VmCgroup();
 
   const std::string& path() const { return path_; }
-  // Rewrites cpu.max (see CgroupLimits::cpus).
+  // The cgroup's directory, open (O_PATH) for clone3's CLONE_INTO_CGROUP.
+  int fd() const { return dir_.get(); }
+  // Rewrites cpu.max (see CgroupLimits::cpus) or memory.max.
   Status set_cpus(double cpus) const;
+  Status set_memory_max(uint64_t bytes) const;
   // memory.peak (Linux 5.19+), 0 when the kernel does not have it.
   uint64_t memory_peak_bytes() const;
 
  private:
   explicit VmCgroup(std::string path) : path_(std::move(path)) {}
   std::string path_;
+  UniqueFd dir_;
 };
 
 // cpu.max's "<quota> <period>" for a share of CPUs (period 100 ms; at least 1 ms quota).

@@ -1,7 +1,8 @@
 // Tests of VmCgroup against a directory laid out like a cgroup v2 hierarchy.
-#include "host/runtime/vm_cgroup.h"
+#include "host/vm_cgroup.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -34,6 +35,19 @@ class VmCgroupTest : public ::testing::Test {
   std::string root_;
 };
 
+TEST(VmmLimits, OneVcpuPer1769MbAndANewVmmGetsAllOfThem) {
+  EXPECT_EQ(vcpus_for_memory(128), 1u);
+  EXPECT_EQ(vcpus_for_memory(1769), 1u);
+  EXPECT_EQ(vcpus_for_memory(1770), 2u);
+  EXPECT_EQ(vcpus_for_memory(10240), 6u);
+  EXPECT_DOUBLE_EQ(cpu_share_for_memory(1769), 1.0);
+  EXPECT_NEAR(cpu_share_for_memory(128), 0.0724, 0.001);
+  const CgroupLimits small = new_vmm_limits(128);
+  EXPECT_EQ(small.memory_max_bytes, (128ull << 20) + kVmmOverheadBytes);
+  EXPECT_DOUBLE_EQ(small.cpus, 1.0);
+  EXPECT_DOUBLE_EQ(new_vmm_limits(3538).cpus, 2.0);
+}
+
 TEST(CpuMax, ProportionalQuotaWithAFloor) {
   EXPECT_EQ(cpu_max_value(1.0), "100000 100000");
   EXPECT_EQ(cpu_max_value(0.5), "50000 100000");
@@ -55,7 +69,7 @@ TEST_F(VmCgroupTest, RefusesWithoutTheMemoryController) {
   EXPECT_NE(s.error().message().find("memory controller"), std::string::npos);
 }
 
-TEST_F(VmCgroupTest, WritesLimitsAndThePid) {
+TEST_F(VmCgroupTest, WritesTheLimitsAndOpensTheDirectory) {
   write("cgroup.controllers", "cpu memory pids\n");
   write("cgroup.subtree_control", "");
   // A real kernel fills the new directory; here the test does, after mkdir.
@@ -65,13 +79,22 @@ TEST_F(VmCgroupTest, WritesLimitsAndThePid) {
   ASSERT_TRUE(VmCgroup::prepare(root_).ok());
   EXPECT_NE(slurp(root_ + "/cgroup.subtree_control").find("+cpu"), std::string::npos);
   {
-    auto cg = VmCgroup::create(root_, "vm-42", 42, {256ull << 20, 0.25});
+    auto cg = VmCgroup::create(root_, "vm-42", {256ull << 20, 0.25});
     ASSERT_TRUE(cg.ok()) << cg.error().message();
     EXPECT_EQ(slurp(cg->path() + "/memory.max"), std::to_string(256ull << 20));
     EXPECT_EQ(slurp(cg->path() + "/cpu.max"), "25000 100000");
-    EXPECT_EQ(slurp(cg->path() + "/cgroup.procs"), "42");
+    struct stat st;
+    ASSERT_EQ(::fstat(cg->fd(), &st), 0);
+    EXPECT_TRUE(S_ISDIR(st.st_mode));
     ASSERT_TRUE(cg->set_cpus(0.07).ok());  // after a new environment's first invocation
     EXPECT_EQ(slurp(cg->path() + "/cpu.max"), "7000 100000");
+    ASSERT_TRUE(cg->set_memory_max(512ull << 20).ok());  // a standby VMM given its snapshot
+    EXPECT_EQ(slurp(cg->path() + "/memory.max"), std::to_string(512ull << 20));
+  }
+  {
+    const std::string a = VmCgroup::fresh_name(), b = VmCgroup::fresh_name();
+    EXPECT_NE(a, b);
+    EXPECT_TRUE(a.starts_with("vm-" + std::to_string(::getpid()) + "-")) << a;
   }
 }
 

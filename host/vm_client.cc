@@ -1,16 +1,20 @@
-// VmProcess: posix_spawn of ember-vmm with its output in files or memfds, reaped on drop.
+// VmProcess: posix_spawn (or clone3, into namespaces or a cgroup) of ember-vmm with its
+// output in files or memfds, reaped on drop.
 #include "host/vm_client.h"
 
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -83,9 +87,11 @@ int clone_child_main(void* arg) {
   return 127;
 }
 
-// clone(2) of argv into `namespaces` with the given stdio and tap; the child's pid.
-Result<pid_t> clone_spawn(const std::vector<std::string>& argv, int namespaces, int in_fd,
-                          int out_fd, int err_fd, int net_fd, int lifeline_fd) {
+// clone3(2) of argv into options' namespaces and cgroup with the given stdio and
+// descriptors; the child's pid. Fork-like (no CLONE_VM, no stack of its own): the child runs
+// on a copy of this thread's stack until its exec.
+Result<pid_t> clone_spawn(const std::vector<std::string>& argv, const SpawnOptions& options,
+                          int in_fd, int out_fd, int err_fd, int net_fd, int lifeline_fd) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -93,19 +99,19 @@ Result<pid_t> clone_spawn(const std::vector<std::string>& argv, int namespaces, 
   if (::pipe2(report, O_CLOEXEC) != 0) return errno_error("spawn", "pipe");
   UniqueFd report_read(report[0]), report_write(report[1]);
   CloneChild child{in_fd, out_fd, err_fd, net_fd, lifeline_fd, report[1], args.data(), environ};
-  // The child runs on this stack (a copy of it: no CLONE_VM) until its exec.
-  constexpr size_t kStackSize = 64 * 1024;
-  void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return errno_error("spawn", "child stack");
-  const pid_t pid = ::clone(clone_child_main, static_cast<char*>(stack) + kStackSize,
-                            namespaces | SIGCHLD, &child);
-  const int clone_errno = errno;
-  ::munmap(stack, kStackSize);
+  clone_args clone{};
+  clone.flags = static_cast<uint64_t>(options.namespaces);
+  if (options.cgroup_fd >= 0) {
+    clone.flags |= CLONE_INTO_CGROUP;
+    clone.cgroup = static_cast<uint64_t>(options.cgroup_fd);
+  }
+  clone.exit_signal = SIGCHLD;
+  const long pid = ::syscall(SYS_clone3, &clone, sizeof clone);
+  if (pid == 0) clone_child_main(&child);  // execs or _exits
   if (pid < 0) {
-    errno = clone_errno;
-    return errno_error("spawn " + argv[0] + " in new namespaces",
-                       "clone (needs root; emberd --jail off runs VMMs unjailed)");
+    return errno_error("spawn " + argv[0] + (options.namespaces != 0 ? " in new namespaces" : "") +
+                           (options.cgroup_fd >= 0 ? " in its cgroup" : ""),
+                       "clone3 (needs root; emberd --jail off runs VMMs unjailed)");
   }
   report_write.reset();
   int child_errno = 0;
@@ -115,12 +121,12 @@ Result<pid_t> clone_spawn(const std::vector<std::string>& argv, int namespaces, 
   } while (n < 0 && errno == EINTR);
   if (n == sizeof(child_errno)) {
     int status;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    while (::waitpid(static_cast<pid_t>(pid), &status, 0) < 0 && errno == EINTR) {
     }
     errno = child_errno;
     return errno_error("spawn", argv[0]);
   }
-  return pid;
+  return static_cast<pid_t>(pid);
 }
 
 // A close-on-exec copy of fd above every number a child is given, so that dup2 onto the
@@ -132,6 +138,29 @@ Result<UniqueFd> above_child_fds(int fd) {
 }
 
 }  // namespace
+
+Result<std::string> find_executable(const std::string& name) {
+  namespace fs = std::filesystem;
+  if (name.find('/') != std::string::npos) {
+    std::error_code ec;
+    fs::path p = fs::absolute(name, ec);
+    if (ec) return make_error("find " + name, ec.message());
+    return p.lexically_normal().string();
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    const std::string candidate = dirs.substr(start, end - start) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return fs::absolute(candidate).string();
+    start = end + 1;
+  }
+  Error e = make_error("find " + name, "it is not in PATH; give its absolute path");
+  e.code = ENOENT;
+  return e;
+}
 
 int lifeline_read_end() {
   static const int read_end = [] {
@@ -181,21 +210,25 @@ std::vector<std::string> vmm_net_flags(const std::string& netns_path) {
 
 Result<VmProcess> VmProcess::spawn(const VmConfig& config) {
   if (config.kernel.empty()) return make_error("spawn ember-vmm", "no kernel given");
-  return spawn_command(vmm_command(config), config.stdout_path, config.stderr_path,
-                       config.capture_stdout, config.net_fd);
+  SpawnOptions options;
+  options.stdout_path = config.stdout_path;
+  options.stderr_path = config.stderr_path;
+  options.capture_stdout = config.capture_stdout;
+  options.net_fd = config.net_fd;
+  return spawn_command(vmm_command(config), options);
 }
 
 Result<VmProcess> VmProcess::spawn_command(const std::vector<std::string>& argv,
-                                           const std::string& stdout_path,
-                                           const std::string& stderr_path, bool capture_stdout,
-                                           int net_fd, int namespaces, int lifeline_fd) {
+                                           const SpawnOptions& options) {
   if (argv.empty()) return make_error("spawn", "empty command");
   VmProcess process;
-  EMBER_TRY(process.stdout_fd_, open_output(stdout_path, capture_stdout, "vm-stdout"));
-  EMBER_TRY(process.stderr_fd_, open_output(stderr_path, true, "vm-stderr"));
+  EMBER_TRY(process.stdout_fd_,
+            open_output(options.stdout_path, options.capture_stdout, "vm-stdout"));
+  EMBER_TRY(process.stderr_fd_, open_output(options.stderr_path, true, "vm-stderr"));
   UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!devnull) return errno_error("open", "/dev/null");
 
+  int net_fd = options.net_fd, lifeline_fd = options.lifeline_fd;
   UniqueFd net_copy, lifeline_copy;
   if (net_fd >= 0) {
     EMBER_TRY(net_copy, above_child_fds(net_fd));
@@ -205,8 +238,10 @@ Result<VmProcess> VmProcess::spawn_command(const std::vector<std::string>& argv,
     EMBER_TRY(lifeline_copy, above_child_fds(lifeline_fd));
     lifeline_fd = lifeline_copy.get();
   }
-  if (namespaces != 0) {
-    EMBER_TRY(process.pid_, clone_spawn(argv, namespaces, devnull.get(), process.stdout_fd_.get(),
+  if (options.namespaces != 0 || options.cgroup_fd >= 0) {
+    std::vector<std::string> resolved = argv;
+    EMBER_TRY(resolved[0], find_executable(argv[0]));
+    EMBER_TRY(process.pid_, clone_spawn(resolved, options, devnull.get(), process.stdout_fd_.get(),
                                         process.stderr_fd_.get(), net_fd, lifeline_fd));
     return process;
   }

@@ -49,11 +49,29 @@ struct VmConfig {
   std::string stderr_path;
 };
 
+// The absolute path of a program: name made absolute when it has a '/', else the first
+// executable `name` in PATH; an error naming it otherwise.
+Result<std::string> find_executable(const std::string& name);
+
 // The ember-vmm command line for a config, argv[0] included.
 std::vector<std::string> vmm_command(const VmConfig& config);
 
 // --netns PATH --net-fd kChildNetFd: the flags of a VMM spawned with a tap.
 std::vector<std::string> vmm_net_flags(const std::string& netns_path);
+
+// How VmProcess::spawn_command starts a child.
+struct SpawnOptions {
+  // Empty paths: stdout discarded (or captured in memory when capture_stdout), stderr
+  // captured in memory.
+  std::string stdout_path;
+  std::string stderr_path;
+  bool capture_stdout = false;
+  int net_fd = -1;       // >= 0: given to the child as kChildNetFd
+  int lifeline_fd = -1;  // >= 0: given to the child as kChildLifelineFd
+  int namespaces = 0;    // CLONE_NEW* flags: the child starts in new namespaces
+  int cgroup_fd = -1;    // >= 0: a cgroup v2 directory the child starts in (its limits apply
+                         // from its first instruction)
+};
 
 class VmProcess {
  public:
@@ -61,17 +79,12 @@ class VmProcess {
   // executable) or an output file cannot be opened.
   static Result<VmProcess> spawn(const VmConfig& config);
 
-  // Starts any command with the same output handling (tests, tools, the jailer later).
-  // Empty paths: stdout discarded (or captured when capture_stdout), stderr captured.
-  // net_fd >= 0 is given to the child as descriptor kChildNetFd, lifeline_fd >= 0 as
-  // kChildLifelineFd. With namespaces (CLONE_NEW*
-  // flags, for ember-jailer) the child is cloned into them and execs argv[0] (an absolute
-  // path) at once: it is PID 1 of its PID namespace and still this process's child.
+  // Starts any command (tests, tools, ember-jailer) with options' output handling and
+  // descriptors (argv[0] looked up in PATH when it has no '/'). With namespaces or a cgroup
+  // the child is cloned (clone3) into them; with CLONE_NEWPID it is PID 1 of its PID
+  // namespace and still this process's child.
   static Result<VmProcess> spawn_command(const std::vector<std::string>& argv,
-                                         const std::string& stdout_path = {},
-                                         const std::string& stderr_path = {},
-                                         bool capture_stdout = false, int net_fd = -1,
-                                         int namespaces = 0, int lifeline_fd = -1);
+                                         const SpawnOptions& options = {});
 
   VmProcess(VmProcess&& other) noexcept;
   VmProcess& operator=(VmProcess&& other) noexcept;

@@ -178,9 +178,12 @@ TEST_F(VmProcessTest, TheChildGetsTheTapAndTheLifelineAtTheirNumbers) {
   UniqueFd tap_read(tap[0]), tap_write(tap[1]), lifeline_read(lifeline[0]),
       lifeline_write(lifeline[1]);
   // The child reads the "tap" on 3, then waits on 4 until the lifeline's writer is gone.
+  SpawnOptions spawn;
+  spawn.capture_stdout = true;
+  spawn.net_fd = tap_read.get();
+  spawn.lifeline_fd = lifeline_read.get();
   auto child = VmProcess::spawn_command(
-      {"sh", "-c", "read line <&3; echo \"tap: $line\"; cat <&4; echo 'lifeline: hung up'"}, {},
-      {}, true, tap_read.get(), 0, lifeline_read.get());
+      {"sh", "-c", "read line <&3; echo \"tap: $line\"; cat <&4; echo 'lifeline: hung up'"}, spawn);
   ASSERT_TRUE(child.ok()) << child.error().message();
   ASSERT_EQ(::write(tap_write.get(), "frame\n", 6), 6);
   auto early = child->wait_for(std::chrono::milliseconds(300));
@@ -203,7 +206,9 @@ TEST(Lifeline, IsOnePipeWhoseWriteEndNoChildInherits) {
   EXPECT_NE(::fcntl(read_end, F_GETFD) & FD_CLOEXEC, 0);
   // A child not given it holds neither end: only this process can make the pipe hang up,
   // and only by ending.
-  auto child = VmProcess::spawn_command({"sh", "-c", "ls -l /proc/$$/fd/"}, {}, {}, true);
+  SpawnOptions captured;
+  captured.capture_stdout = true;
+  auto child = VmProcess::spawn_command({"sh", "-c", "ls -l /proc/$$/fd/"}, captured);
   ASSERT_TRUE(child.ok());
   ASSERT_TRUE(child->wait().ok());
   const std::string pipe = "pipe:[" + std::to_string(st.st_ino) + "]";

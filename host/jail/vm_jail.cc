@@ -16,26 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Result<std::string> find_in_path(const std::string& name) {
-  if (name.find('/') != std::string::npos) {
-    std::error_code ec;
-    fs::path p = fs::absolute(name, ec);
-    if (ec) return make_error("jail", name + ": " + ec.message());
-    return p.lexically_normal().string();
-  }
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    const std::string candidate = dirs.substr(start, end - start) + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0) return fs::absolute(candidate).string();
-    start = end + 1;
-  }
-  return make_error("jail", name + " is not in PATH; give its absolute path");
-}
-
 std::string default_jailer() {
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
@@ -87,7 +67,7 @@ Status VmJail::expose(const std::string& path) const {
 
 Result<std::shared_ptr<VmJails>> VmJails::create(JailOptions options) {
   if (options.jailer_path.empty()) options.jailer_path = default_jailer();
-  EMBER_TRY(options.jailer_path, find_in_path(options.jailer_path));
+  EMBER_TRY(options.jailer_path, find_executable(options.jailer_path));
   if (::access(options.jailer_path.c_str(), X_OK) != 0) {
     return errno_error("jail", "ember-jailer " + options.jailer_path +
                                    " cannot be run; build it (ninja ember-jailer) or give "
@@ -124,7 +104,7 @@ Result<std::vector<std::string>> VmJails::command(const VmJail& jail,
                                                   const JailLimits& limits,
                                                   const std::vector<std::string>& extra_ro) const {
   if (vmm_argv.empty()) return make_error("jail", "no VMM command");
-  EMBER_TRY(vmm_argv[0], find_in_path(vmm_argv[0]));
+  EMBER_TRY(vmm_argv[0], find_executable(vmm_argv[0]));
   JailerArgs a;
   a.root = jail.root();
   a.uid = jail.uid();

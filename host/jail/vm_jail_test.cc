@@ -53,8 +53,10 @@ class VmJailTest : public ::testing::Test {
     auto argv = jails_->command(*jail, {kBusybox, "sh", "-c", script, "sh", jail->run_dir()}, "",
                                 limits, extra_ro);
     EXPECT_TRUE(argv.ok());
-    auto process = VmProcess::spawn_command(
-        *argv, {}, {}, true, -1, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET);
+    SpawnOptions spawn;
+    spawn.capture_stdout = true;
+    spawn.namespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET;
+    auto process = VmProcess::spawn_command(*argv, spawn);
     EXPECT_TRUE(process.ok()) << process.error().message();
     if (!process.ok()) return {};
     auto code = process->wait();

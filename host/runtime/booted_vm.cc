@@ -52,8 +52,9 @@ Result<std::unique_ptr<BootedVm>> BootedVm::boot(const BootSpec& spec) {
       return errno_error("boot a VM: give the jailed VMM the Ready socket", ready);
     }
   }
-  EMBER_TRY(SpawnedVmm vmm, spawn_vmm(std::move(argv), std::move(files),
-                                      {spec.network, spec.egress}, std::move(jail)));
+  EMBER_TRY(SpawnedVmm vmm,
+            spawn_vmm(std::move(argv), std::move(files), {spec.network, spec.egress},
+                      std::move(jail), {spec.cgroup_root, new_vmm_limits(spec.memory_mb)}));
   VmProcess& process = vmm.process;
   auto vmm_exited = [&]() -> Status {
     auto exited = process.wait_for(milliseconds(0));

@@ -30,6 +30,8 @@ struct BootSpec {
   // When set, the VMM is jailed; its snapshots are written inside the jail, then moved out.
   std::shared_ptr<jail::VmJails> jails;
   bool test_forbidden_syscall = false;  // ember-vmm --test-forbidden-syscall-on-vcpu
+  // When set (a cgroup v2 root), the VMM starts in a cgroup of its own: new_vmm_limits.
+  std::string cgroup_root;
 };
 
 inline constexpr const char* kCodeDevice = "/dev/vdb";
@@ -43,6 +45,7 @@ class BootedVm : public PooledVm {
   VmProcess& process() override { return vmm_.process; }
   const net::VmNetns* netns() const override { return vmm_.net ? &*vmm_.net : nullptr; }
   double egress_ms() const override { return vmm_.egress_ms; }
+  const VmCgroup* cgroup() const override { return vmm_.cgroup ? &*vmm_.cgroup : nullptr; }
   bool alive() override;
 
   // Pauses the VM, writes a snapshot into `dir` (through `<dir>.tmp`, or a directory in a

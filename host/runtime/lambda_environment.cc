@@ -7,7 +7,6 @@
 namespace ember::host {
 namespace {
 
-constexpr uint32_t kMbPerVcpu = 1769;
 
 std::string execution_env(const std::string& runtime) {
   return "AWS_Lambda_" + runtime;
@@ -45,14 +44,6 @@ std::vector<std::string> lambda_environment(const FunctionSpec& fn, const std::s
     if (!names.contains(key)) env.push_back(key + "=" + value);
   }
   return env;
-}
-
-uint32_t vcpus_for_memory(uint32_t memory_mb) {
-  return std::max<uint32_t>(1, (memory_mb + kMbPerVcpu - 1) / kMbPerVcpu);
-}
-
-double cpu_share_for_memory(uint32_t memory_mb) {
-  return static_cast<double>(memory_mb) / kMbPerVcpu;
 }
 
 }  // namespace ember::host

@@ -18,9 +18,4 @@ inline constexpr const char* kLatestVersion = "$LATEST";
 // added by the agent, which knows its own address.
 std::vector<std::string> lambda_environment(const FunctionSpec& fn, const std::string& region);
 
-// vCPUs for a memory size: one per 1769 MB started, as Lambda scales CPU with memory.
-uint32_t vcpus_for_memory(uint32_t memory_mb);
-// The CPU share for a memory size in units of one CPU (1769 MB = 1.0), for cgroup cpu.max.
-double cpu_share_for_memory(uint32_t memory_mb);
-
 }  // namespace ember::host

@@ -32,14 +32,5 @@ TEST(LambdaEnvironment, ReservedVariablesAndTheFunctionsOwn) {
   EXPECT_FALSE(has(env, "TZ=Europe/Paris")) << "a function variable overrode a reserved one";
 }
 
-TEST(LambdaEnvironment, OneVcpuPer1769Mb) {
-  EXPECT_EQ(vcpus_for_memory(128), 1u);
-  EXPECT_EQ(vcpus_for_memory(1769), 1u);
-  EXPECT_EQ(vcpus_for_memory(1770), 2u);
-  EXPECT_EQ(vcpus_for_memory(10240), 6u);
-  EXPECT_DOUBLE_EQ(cpu_share_for_memory(1769), 1.0);
-  EXPECT_NEAR(cpu_share_for_memory(128), 0.0724, 0.001);
-}
-
 }  // namespace
 }  // namespace ember::host

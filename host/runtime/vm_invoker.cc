@@ -1,6 +1,7 @@
 // VmInvoker: warm reuse, restore from the function's init snapshot, or boot + init + snapshot.
 #include "host/runtime/vm_invoker.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -125,11 +126,14 @@ PoolOptions pool_options(const InvokerConfig& config, const VmInvokerOptions& op
   return p;
 }
 
+// cgroup_root: empty when VMMs run without cgroups here.
 RestoredVmOptions restored_options(const InvokerConfig& config,
                                    std::shared_ptr<ForegroundGate> gate,
-                                   std::shared_ptr<jail::VmJails> jails) {
+                                   std::shared_ptr<jail::VmJails> jails,
+                                   const std::string& cgroup_root) {
   RestoredVmOptions r;
   r.jails = jails;
+  r.cgroup_root = cgroup_root;
   r.vmm_path = config.vmm_path;
   r.run_dir = run_dir(config.state_dir);
   r.ready_timeout = std::chrono::seconds(60);
@@ -137,7 +141,8 @@ RestoredVmOptions restored_options(const InvokerConfig& config,
   if (config.standby_vmms > 0) {
     r.standby = std::make_shared<StandbyStock>(config.vmm_path, r.run_dir, config.standby_vmms,
                                                VmmNetwork{config.network, config.egress_default},
-                                               std::move(gate), std::move(jails));
+                                               std::move(gate), std::move(jails),
+                                               kStandbyMaxAge, cgroup_root);
   }
   return r;
 }
@@ -150,7 +155,8 @@ VmInvoker::VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool
       options_(std::move(options)),
       cgroups_(cgroups),
       jails_(std::move(jails)),
-      pool_(std::make_unique<RestoredVmFactory>(restored_options(config, gate_, jails_)),
+      pool_(std::make_unique<RestoredVmFactory>(
+                restored_options(config, gate_, jails_, cgroups ? options_.cgroup_root : "")),
             pool_options(config, options_, gate_)) {
   reaper_ = std::thread([this] { reap_idle(); });
 }
@@ -212,22 +218,11 @@ VmInvoker::EnvPtr VmInvoker::take_warm(const FunctionSpec& fn) {
 }
 
 void VmInvoker::limit(Environment& env, const FunctionSpec& fn) {
-  if (!cgroups_) return;
-  CgroupLimits limits;
-  limits.memory_max_bytes = (uint64_t{fn.memory_mb} << 20) + kVmmOverheadBytes;
-  // A new environment's boot, init or restore ran at full speed, and so does its first
-  // invocation: that one pays for a clone's first touches of its memory (at 128 MB the share
-  // is 7 % of a CPU). Then the memory's share, as in Lambda.
-  limits.cpus = vcpus_for_memory(fn.memory_mb);
-  env.cpus_after_first = cpu_share_for_memory(fn.memory_mb);
-  const pid_t pid = env.vm().process().pid();
-  auto cgroup = VmCgroup::create(options_.cgroup_root, "vm-" + std::to_string(pid), pid, limits);
-  if (!cgroup.ok()) {
-    std::fprintf(stderr, "emberd: warning: %s: VM %d runs without cgroup limits\n",
-                 cgroup.error().message().c_str(), static_cast<int>(pid));
-    return;
-  }
-  env.cgroup.emplace(std::move(cgroup).value());
+  // The VMM started in its cgroup with all its vCPUs (new_vmm_limits): a new environment's
+  // boot, init or restore, and its first invocation, which pays for a clone's first touches
+  // of its memory (at 128 MB the share is 7 % of a CPU), run at full speed. Then the
+  // memory's share, as in Lambda.
+  if (env.vm().cgroup() != nullptr) env.cpus_after_first = cpu_share_for_memory(fn.memory_mb);
 }
 
 void VmInvoker::record_working_set(const FunctionSpec& fn, Environment& env) {
@@ -277,6 +272,7 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   spec.run_dir = run_dir(config_.state_dir);
   spec.network = config_.network;
   spec.jails = jails_;
+  if (cgroups_) spec.cgroup_root = options_.cgroup_root;
   spec.test_forbidden_syscall =
       !config_.test_forbidden_syscall_in.empty() && fn.name == config_.test_forbidden_syscall_in;
   EMBER_TRY(spec.egress, egress_policy(fn));
@@ -324,14 +320,24 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   cold.env->booted = std::move(vm);
   cold.env->revision = fn.revision_id;
   if (snap.ok()) {
-    SnapshotSpec clone{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, snapshot_disks(fn),
-                       spec.egress};
-    pool_.ensure(clone, options_.ready_per_function);
+    std::lock_guard lock(mu_);
+    // Retired meanwhile (updated or deleted during this boot and init): no snapshot or pool
+    // entry of a dead revision may survive. This invocation still runs on its VM.
+    const auto it = functions_.find(fn.name);
+    if (it == functions_.end() || it->second.revision != fn.revision_id) {
+      std::error_code ec;
+      fs::remove_all(snapshot_dir(fn.name, fn.revision_id), ec);
+    } else {
+      SnapshotSpec clone{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb,
+                         snapshot_disks(fn), spec.egress};
+      pool_.ensure(clone, options_.ready_per_function);
+    }
   }
   return cold;
 }
 
-Result<VmInvoker::ColdStart> VmInvoker::cold_start(const InvokeRequest& request) {
+Result<VmInvoker::ColdStart> VmInvoker::cold_start(const InvokeRequest& request,
+                                                   bool may_rebuild) {
   const FunctionSpec& fn = request.fn;
   const std::string dir = snapshot_dir(fn.name, fn.revision_id);
   {
@@ -358,7 +364,27 @@ Result<VmInvoker::ColdStart> VmInvoker::cold_start(const InvokeRequest& request)
       return boot_and_init(request);  // the snapshot is still being made, or failed
     }
   }
-  return restore(fn);
+  auto restored = restore(fn);
+  // EAGAIN: no room for the VM (a throttle), which another snapshot would not change.
+  if (restored.ok() || restored.error().code == EAGAIN || !may_rebuild) return restored;
+  std::fprintf(stderr,
+               "emberd: %s: the snapshot in %s cannot be restored (%s); it is removed, and this "
+               "cold start boots, initializes and snapshots the function again\n",
+               fn.name.c_str(), dir.c_str(), restored.error().message().c_str());
+  {
+    std::lock_guard lock(mu_);
+    // Unless a concurrent cold start already rebuilds it (then this one waits for that).
+    if (!functions_[fn.name].snapshotting) {
+      pool_.remove(dir);
+      std::error_code ec;
+      fs::remove_all(dir, ec);  // restored VMs keep their mapping of memory.bin
+      if (ec) {
+        return make_error("invoke " + fn.name,
+                          "remove the snapshot " + dir + ": " + ec.message());
+      }
+    }
+  }
+  return cold_start(request, false);
 }
 
 Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
@@ -390,11 +416,25 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
   const InvokeTiming& t = cold.timing;
   const double own_work = (t.from_pool ? 0 : t.restore_ms) + t.boot_ms + t.init_ms;
   cold.timing.queue_ms = std::max(0.0, ms_between(request.received, handler_start) - own_work);
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return make_error("invoke " + fn.name, "emberd is shutting down");
+    busy_.insert(&env);
+  }
   auto result = env.vm().agent().invoke(invoke, milliseconds(uint64_t{fn.timeout_s} * 1000));
   const auto handler_end = Clock::now();
+  {
+    std::lock_guard lock(mu_);
+    busy_.erase(&env);
+    // shutdown() cut this invocation short: a service error, not the function's.
+    if (stopping_ && !result.ok()) {
+      return make_error("invoke " + fn.name,
+                        "emberd is shutting down; the invocation was stopped before it ended");
+    }
+  }
   bool within_share = true;  // else retired: never kept beyond its CPU share
-  if (env.cpus_after_first > 0 && env.cgroup) {
-    Status limited = env.cgroup->set_cpus(std::exchange(env.cpus_after_first, 0));
+  if (env.cpus_after_first > 0 && env.vm().cgroup() != nullptr) {
+    Status limited = env.vm().cgroup()->set_cpus(std::exchange(env.cpus_after_first, 0));
     if (!limited.ok()) {
       std::fprintf(stderr, "emberd: %s: %s; the VM is retired\n", fn.name.c_str(),
                    limited.error().message().c_str());
@@ -515,6 +555,9 @@ void VmInvoker::shutdown() {
     if (stopping_ && !reaper_.joinable()) return;
     stopping_ = true;
     for (auto& [name, state] : functions_) forget(state, doomed);
+    // Invocations still running end now: their agent sessions are cut (the VMs go when
+    // their invocations return).
+    for (Environment* env : busy_) ::shutdown(env->vm().agent().fd(), SHUT_RDWR);
     changed_.notify_all();
   }
   if (reaper_.joinable()) reaper_.join();

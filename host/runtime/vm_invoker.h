@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -18,7 +19,7 @@
 #include "host/jail/vm_jail.h"
 #include "host/pool.h"
 #include "host/runtime/booted_vm.h"
-#include "host/runtime/vm_cgroup.h"
+#include "host/vm_cgroup.h"
 
 namespace ember::host {
 
@@ -47,8 +48,7 @@ class VmInvoker : public Invoker {
  private:
   // One VM serving one function revision, one invocation at a time.
   struct Environment {
-    std::optional<VmCgroup> cgroup;    // first: removed after the VM is gone
-    // > 0: the cgroup lets the VM use all its vCPUs until its first invocation ends, then
+    // > 0: the VM's cgroup lets it use all its vCPUs until its first invocation ends, then
     // gets this share (see VmInvoker::limit).
     double cpus_after_first = 0;
     bool working_set_checked = false;  // a restored VM records its snapshot's working set once
@@ -77,7 +77,10 @@ class VmInvoker : public Invoker {
 
   std::string snapshot_dir(const std::string& function, const std::string& revision) const;
   EnvPtr take_warm(const FunctionSpec& fn);
-  Result<ColdStart> cold_start(const InvokeRequest& request);
+  // Restores the revision's snapshot, or boots, inits and snapshots it when it has none. A
+  // snapshot that cannot be restored (corrupted on disk, say) is removed and, once per
+  // call, the revision boots and snapshots again: the caller sees a slower start only.
+  Result<ColdStart> cold_start(const InvokeRequest& request, bool may_rebuild = true);
   Result<ColdStart> boot_and_init(const InvokeRequest& request);
   Result<ColdStart> restore(const FunctionSpec& fn);
   void limit(Environment& env, const FunctionSpec& fn);
@@ -112,6 +115,7 @@ class VmInvoker : public Invoker {
   std::mutex mu_;
   std::condition_variable changed_;  // a snapshot finished, or shutdown
   std::map<std::string, FunctionState> functions_;
+  std::set<Environment*> busy_;  // running an invocation now (shutdown() cuts them short)
   bool stopping_ = false;
   std::thread reaper_;
 };

@@ -150,10 +150,31 @@ class JailTest(unittest.TestCase):
         nofile = int(limits["Max open files"][0])
         fds = len(os.listdir(f"/proc/{pid}/fd"))
         self.assertLess(fds, nofile, what)
+        # Its own cgroup with limits, from its start: a standby the VMM's overhead and one CPU
+        # until its restore, the others their guest's memory plus that overhead.
+        memory_max, cpu_max = self.cgroup_limits(pid, what)
+        overhead = 64 << 20
+        if kind(argv) == "standby" and not restored_standby(argv):
+            # (or, caught in the middle of its restore, already the guest's)
+            self.assertIn(memory_max, (overhead, (1769 << 20) + overhead), what)
+        else:
+            self.assertEqual(memory_max, (1769 << 20) + overhead, what)
         print(f"  {what.split(' (')[0]}: uid {uids[0]}, {threads(pid)} threads, {fds} fds open "
               f"(NOFILE {nofile}), FSIZE {limits['Max file size'][0]}, NPROC "
-              f"{limits['Max processes'][0]}", file=sys.stderr)
+              f"{limits['Max processes'][0]}, memory.max {memory_max >> 20} MiB, cpu.max {cpu_max}",
+              file=sys.stderr)
         return int(uids[0])
+
+    def cgroup_limits(self, pid, what):
+        """memory.max (bytes) and cpu.max of pid's cgroup, which must be an ember/vm-* one."""
+        with open(f"/proc/{pid}/cgroup") as f:
+            path = f.read().strip().partition("::")[2]
+        self.assertTrue(path.startswith("/ember/vm-"), f"{what}: in cgroup {path!r}")
+        with open(f"/sys/fs/cgroup{path}/memory.max") as f:
+            memory_max = int(f.read())
+        with open(f"/sys/fs/cgroup{path}/cpu.max") as f:
+            cpu_max = f.read().strip()
+        return memory_max, cpu_max
 
     def check_all(self, want):
         """Waits until emberd's VMMs include each kind in want (booted and restored ones

@@ -108,8 +108,8 @@ Result<GuestVm> GuestVm::start(host::VmConfig config, bool api_sock) {
     argv.push_back(vm.api_sock_);
   }
   EMBER_TRY(host::VmProcess process,
-            host::VmProcess::spawn_command(argv, config.stdout_path, config.stderr_path,
-                                           config.capture_stdout));
+            host::VmProcess::spawn_command(argv, {config.stdout_path, config.stderr_path,
+                                                  config.capture_stdout}));
   vm.process_.emplace(std::move(process));
   return vm;
 }
