@@ -74,6 +74,12 @@ CgroupLimits new_vmm_limits(uint32_t memory_mb) {
           static_cast<double>(vcpus_for_memory(memory_mb))};
 }
 
+CgroupLimits booted_vmm_limits(uint32_t memory_mb) {
+  CgroupLimits limits = new_vmm_limits(memory_mb);
+  limits.memory_max_bytes += uint64_t{memory_mb} << 20;
+  return limits;
+}
+
 std::string cpu_max_value(double cpus) {
   const auto quota = static_cast<uint64_t>(std::llround(cpus * kCpuPeriodUs));
   return std::to_string(std::max<uint64_t>(quota, 1000)) + " " + std::to_string(kCpuPeriodUs);

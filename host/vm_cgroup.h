@@ -27,6 +27,10 @@ double cpu_share_for_memory(uint32_t memory_mb);
 // its vCPUs (a new environment's boot, init or restore, and its first invocation, run at
 // full speed, as Lambda's init does; the memory's share applies from then on).
 CgroupLimits new_vmm_limits(uint32_t memory_mb);
+// A booted VMM's: new_vmm_limits with room for the snapshot it writes as well (its
+// memory.bin's pages are charged to it: page cache, or shared memory where the state
+// directory is on tmpfs, which cannot be reclaimed without swap), guest RAM once more.
+CgroupLimits booted_vmm_limits(uint32_t memory_mb);
 // A standby VMM's, before it knows its snapshot: the VMM's overhead and one CPU.
 inline constexpr CgroupLimits kStandbyVmmLimits{kVmmOverheadBytes, 1.0};
 

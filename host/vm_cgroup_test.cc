@@ -46,6 +46,7 @@ TEST(VmmLimits, OneVcpuPer1769MbAndANewVmmGetsAllOfThem) {
   EXPECT_EQ(small.memory_max_bytes, (128ull << 20) + kVmmOverheadBytes);
   EXPECT_DOUBLE_EQ(small.cpus, 1.0);
   EXPECT_DOUBLE_EQ(new_vmm_limits(3538).cpus, 2.0);
+  EXPECT_EQ(booted_vmm_limits(128).memory_max_bytes, (256ull << 20) + kVmmOverheadBytes);
 }
 
 TEST(CpuMax, ProportionalQuotaWithAFloor) {

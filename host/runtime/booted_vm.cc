@@ -54,7 +54,7 @@ Result<std::unique_ptr<BootedVm>> BootedVm::boot(const BootSpec& spec) {
   }
   EMBER_TRY(SpawnedVmm vmm,
             spawn_vmm(std::move(argv), std::move(files), {spec.network, spec.egress},
-                      std::move(jail), {spec.cgroup_root, new_vmm_limits(spec.memory_mb)}));
+                      std::move(jail), {spec.cgroup_root, booted_vmm_limits(spec.memory_mb)}));
   VmProcess& process = vmm.process;
   auto vmm_exited = [&]() -> Status {
     auto exited = process.wait_for(milliseconds(0));

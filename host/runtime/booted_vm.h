@@ -30,7 +30,7 @@ struct BootSpec {
   // When set, the VMM is jailed; its snapshots are written inside the jail, then moved out.
   std::shared_ptr<jail::VmJails> jails;
   bool test_forbidden_syscall = false;  // ember-vmm --test-forbidden-syscall-on-vcpu
-  // When set (a cgroup v2 root), the VMM starts in a cgroup of its own: new_vmm_limits.
+  // When set (a cgroup v2 root), the VMM starts in a cgroup of its own: booted_vmm_limits.
   std::string cgroup_root;
 };
 

@@ -3,10 +3,12 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 #include "common/unique_fd.h"
@@ -21,6 +23,38 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr auto kMkfsTimeout = std::chrono::minutes(5);
+// Less free space than this on a failure: the failure is put down to a full file system.
+constexpr uint64_t kLowSpaceBytes = 4ull << 20;
+
+// The mount point of the file system holding path (the longest one that is its prefix).
+std::string mount_point_of(const std::string& path) {
+  std::error_code ec;
+  const std::string real = fs::weakly_canonical(path, ec).string();
+  std::ifstream mounts("/proc/self/mounts");
+  std::string device, point, rest, best = "/";
+  while (mounts >> device >> point && std::getline(mounts, rest)) {
+    const bool under = real == point || real.starts_with(point == "/" ? point : point + "/");
+    if (under && point.size() > best.size()) best = point;
+  }
+  return best;
+}
+
+// A failure where the file system is full (or nearly: mkfs.erofs reports no errno) says
+// so, naming it and what to do; others are returned as they are.
+Error with_space_hint(Error error, const std::string& dir) {
+  struct statvfs st;
+  if (::statvfs(dir.c_str(), &st) != 0) return error;
+  const uint64_t free_bytes = uint64_t{st.f_bavail} * st.f_frsize;
+  if (error.code != ENOSPC && free_bytes >= kLowSpaceBytes) return error;
+  Error full = make_error(
+      "store the function's code",
+      "the file system mounted at " + mount_point_of(dir) + " (holding " + dir + ") is full, " +
+          std::to_string(free_bytes >> 10) + " KiB free; free space there or run emberd with " +
+          "a --state-dir on a larger one. Nothing stored before is affected (" +
+          error.message() + ")");
+  full.code = ENOSPC;
+  return full;
+}
 
 // A directory removed with everything in it when the owner goes away.
 class ScratchDir {
@@ -105,6 +139,12 @@ bool CodeStore::contains(const std::string& sha256_hex) const {
 }
 
 Result<StoredCode> CodeStore::put(std::string_view zip) {
+  auto stored = store(zip);
+  if (!stored.ok()) return with_space_hint(stored.error(), dir_);
+  return stored;
+}
+
+Result<StoredCode> CodeStore::store(std::string_view zip) {
   const std::string digest = sha256(zip);
   StoredCode code{hex_encode(digest), base64_encode(digest), zip.size()};
   if (contains(code.sha256_hex)) return code;

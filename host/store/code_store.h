@@ -27,6 +27,8 @@ class CodeStore {
   // Stores a zip that check_zip() accepted: unpacks it, builds the read-only erofs image
   // (files owned by root, modes from extract_zip()) and writes both files under temporary
   // names, renamed into place. The same zip stored again finds its files and does nothing.
+  // On a full file system the error (code ENOSPC) names it and the fix, and nothing is left
+  // behind.
   Result<StoredCode> put(std::string_view zip);
 
   std::string zip_path(const std::string& sha256_hex) const;
@@ -42,6 +44,7 @@ class CodeStore {
  private:
   CodeStore(std::string dir, std::string mkfs_erofs)
       : dir_(std::move(dir)), mkfs_erofs_(std::move(mkfs_erofs)) {}
+  Result<StoredCode> store(std::string_view zip);
   Status build_image(const std::string& root, const std::string& image) const;
 
   std::string dir_;

@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -133,6 +136,39 @@ TEST_F(CodeStoreTest, AFailingMkfsIsAnErrorAndLeavesNothing) {
   EXPECT_NE(stored.error().message().find("exited with 1"), std::string::npos);
   EXPECT_TRUE(fs::is_empty(dir_ + "/code/tmp"));
   EXPECT_FALSE(store->contains(hex_encode(sha256(hello_zip()))));
+}
+
+TEST_F(CodeStoreTest, AFullFileSystemIsNamedAndWhatIsStoredStays) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  const std::string small = dir_ + "/small";
+  fs::create_directories(small);
+  ASSERT_EQ(::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{small};
+  auto store = CodeStore::open(small + "/code");
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  auto first = store->put(hello_zip());
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  // Stored uncompressed: the unpacked tree alone does not fit.
+  std::string noise(700 * 1024, '\0');
+  for (size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<char>((i * 2654435761u) >> 13);
+  const std::string big = make_zip({{.path = "blob.bin", .data = noise, .mode = 0644}});
+  auto stored = store->put(big);
+  ASSERT_FALSE(stored.ok());
+  const std::string message = stored.error().message();
+  EXPECT_EQ(stored.error().code, ENOSPC) << message;
+  EXPECT_NE(message.find("the file system mounted at " + fs::canonical(small).string()),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("is full"), std::string::npos) << message;
+  EXPECT_NE(message.find("--state-dir"), std::string::npos) << message;
+  EXPECT_TRUE(fs::is_empty(small + "/code/tmp"));
+  auto kept = store->read_zip(first->sha256_hex);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(*kept, hello_zip());
+  EXPECT_TRUE(fs::exists(store->image_path(first->sha256_hex)));
 }
 
 TEST_F(CodeStoreTest, ReadZipOfUnknownHashIsEnoent) {
