@@ -70,8 +70,7 @@ double cpu_share_for_memory(uint32_t memory_mb) {
 }
 
 CgroupLimits new_vmm_limits(uint32_t memory_mb) {
-  return {(uint64_t{memory_mb} << 20) + kVmmOverheadBytes,
-          static_cast<double>(vcpus_for_memory(memory_mb))};
+  return {(uint64_t{memory_mb} << 20) + kVmmOverheadBytes, kNoCpuQuota};
 }
 
 CgroupLimits booted_vmm_limits(uint32_t memory_mb) {
@@ -81,6 +80,7 @@ CgroupLimits booted_vmm_limits(uint32_t memory_mb) {
 }
 
 std::string cpu_max_value(double cpus) {
+  if (cpus <= kNoCpuQuota) return "max " + std::to_string(kCpuPeriodUs);
   const auto quota = static_cast<uint64_t>(std::llround(cpus * kCpuPeriodUs));
   return std::to_string(std::max<uint64_t>(quota, 1000)) + " " + std::to_string(kCpuPeriodUs);
 }

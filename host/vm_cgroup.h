@@ -13,8 +13,11 @@ namespace ember::host {
 
 struct CgroupLimits {
   uint64_t memory_max_bytes = 0;  // guest RAM plus the VMM's own overhead
-  double cpus = 1.0;              // cpu.max quota in CPUs (0.5: half of one CPU's time)
+  // cpu.max quota in CPUs (0.5: half of one CPU's time); kNoCpuQuota: none ("max").
+  double cpus = 1.0;
 };
+
+inline constexpr double kNoCpuQuota = 0;
 
 // Guest RAM plus what ember-vmm itself needs (page tables, device buffers, its binary).
 inline constexpr uint64_t kVmmOverheadBytes = 64ull << 20;
@@ -23,8 +26,8 @@ inline constexpr uint64_t kVmmOverheadBytes = 64ull << 20;
 uint32_t vcpus_for_memory(uint32_t memory_mb);
 // The CPU share for a memory size in units of one CPU (1769 MB = 1.0), for cgroup cpu.max.
 double cpu_share_for_memory(uint32_t memory_mb);
-// A new VMM's limits for a guest of memory_mb: its memory and the VMM's overhead, and all
-// its vCPUs (a new environment's boot, init or restore, and its first invocation, run at
+// A new VMM's limits for a guest of memory_mb: its memory and the VMM's overhead, and no
+// CPU quota (a new environment's boot, init or restore, and its first invocation, run at
 // full speed, as Lambda's init does; the memory's share applies from then on).
 CgroupLimits new_vmm_limits(uint32_t memory_mb);
 // A booted VMM's: new_vmm_limits with room for the snapshot it writes as well (its
@@ -71,7 +74,8 @@ class VmCgroup {
   UniqueFd dir_;
 };
 
-// cpu.max's "<quota> <period>" for a share of CPUs (period 100 ms; at least 1 ms quota).
+// cpu.max's "<quota> <period>" for a share of CPUs (period 100 ms; at least 1 ms quota), or
+// "max <period>" for kNoCpuQuota.
 std::string cpu_max_value(double cpus);
 
 }  // namespace ember::host

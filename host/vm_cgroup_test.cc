@@ -44,8 +44,8 @@ TEST(VmmLimits, OneVcpuPer1769MbAndANewVmmGetsAllOfThem) {
   EXPECT_NEAR(cpu_share_for_memory(128), 0.0724, 0.001);
   const CgroupLimits small = new_vmm_limits(128);
   EXPECT_EQ(small.memory_max_bytes, (128ull << 20) + kVmmOverheadBytes);
-  EXPECT_DOUBLE_EQ(small.cpus, 1.0);
-  EXPECT_DOUBLE_EQ(new_vmm_limits(3538).cpus, 2.0);
+  EXPECT_DOUBLE_EQ(small.cpus, kNoCpuQuota);
+  EXPECT_EQ(cpu_max_value(small.cpus), "max 100000");
   EXPECT_EQ(booted_vmm_limits(128).memory_max_bytes, (256ull << 20) + kVmmOverheadBytes);
 }
 

@@ -32,6 +32,9 @@ std::string function_snapshots(const std::string& state_dir, const std::string& 
   return state_dir + "/runtime/snapshots/" + function;
 }
 
+// Lambda-Runtime-Deadline-Ms is emberd's deadline less this (see invoke()).
+constexpr uint64_t kDeadlineMarginMs = 50;
+
 double ms_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
 }
@@ -218,7 +221,7 @@ VmInvoker::EnvPtr VmInvoker::take_warm(const FunctionSpec& fn) {
 }
 
 void VmInvoker::limit(Environment& env, const FunctionSpec& fn) {
-  // The VMM started in its cgroup with all its vCPUs (new_vmm_limits): a new environment's
+  // The VMM started in its cgroup without a CPU quota (new_vmm_limits): a new environment's
   // boot, init or restore, and its first invocation, which pays for a clone's first touches
   // of its memory (at 128 MB the share is 7 % of a CPU), run at full speed. Then the
   // memory's share, as in Lambda.
@@ -407,7 +410,10 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
 
   Invoke invoke;
   invoke.request_id = request.request_id;
-  invoke.deadline_unix_ms = unix_ms_now() + uint64_t{fn.timeout_s} * 1000;
+  // The runtime reads the deadline against the guest's clock, which Refresh set to the
+  // host's as it was sent, so it lags by that message's transit: with the margin its
+  // remaining time never shows more than the timeout. emberd still allows the full timeout.
+  invoke.deadline_unix_ms = unix_ms_now() + uint64_t{fn.timeout_s} * 1000 - kDeadlineMarginMs;
   invoke.invoked_function_arn = fn.arn;
   invoke.client_context = request.client_context;
   invoke.payload = request.payload;

@@ -48,7 +48,7 @@ class VmInvoker : public Invoker {
  private:
   // One VM serving one function revision, one invocation at a time.
   struct Environment {
-    // > 0: the VM's cgroup lets it use all its vCPUs until its first invocation ends, then
+    // > 0: the VM's cgroup has no CPU quota until its first invocation ends, then
     // gets this share (see VmInvoker::limit).
     double cpus_after_first = 0;
     bool working_set_checked = false;  // a restored VM records its snapshot's working set once
