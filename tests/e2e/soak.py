@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """emberd's soak run (scripts/soak): a mix of invocations against one emberd for N minutes.
 
-Workers invoke several functions at once, more of them than the memory cap has room for:
+Workers invoke five functions at once, more of them than the memory cap has room for:
 warm calls, cold starts (a code update every 45 s, and the cap evicting VMs), handler
 errors and timeouts on purpose. Each minute prints the requests, the errors by kind
 (throttles and deliberate handler errors counted apart) and the latency's p50 and p99; the
@@ -73,7 +73,9 @@ class Soak:
 
     def deploy(self):
         for name in ("py-a", "py-b", "updated"):
-            self.create(name, "python3.11", "app.handler", self.python_files(0), timeout=2)
+            self.create(name, "python3.11", "app.handler", self.python_files(0))
+        # Only for the timeouts on purpose: 3 s of sleep against a 2 s timeout.
+        self.create("sleeper", "python3.11", "app.handler", self.python_files(0), timeout=2)
         self.create("node", "nodejs18.x", "index.handler", {"index.js": (NODE, 0o644)})
 
     # One request of the mix: (kind, ms). kind names what happened; "ok", "throttle",
@@ -83,7 +85,7 @@ class Soak:
         if roll < 0.05:
             name, event, expect = "py-a", {"fail": True}, "handler error"
         elif roll < 0.08:
-            name, event, expect = "py-b", {"sleep": 3}, "timeout"
+            name, event, expect = "sleeper", {"sleep": 3}, "timeout"
         else:
             name = rng.choice(("py-a", "py-b", "updated", "node"))
             event, expect = {"n": rng.randrange(1000), "sleep": rng.choice((0, 0, 0, 0.2))}, "ok"
@@ -212,8 +214,8 @@ def main():
     add_binary_flags(p)
     p.add_argument("--minutes", type=int, default=10)
     p.add_argument("--workers", type=int, default=6)
-    p.add_argument("--max-vm-memory-mib", type=int, default=4 * MEMORY_MB,
-                   help="emberd's memory cap: room for this many MiB of VMs (default 4 VMs)")
+    p.add_argument("--max-vm-memory-mib", type=int, default=6 * MEMORY_MB,
+                   help="emberd's memory cap: room for this many MiB of VMs (default 6 VMs)")
     args = p.parse_args()
     if args.minutes < 2:
         sys.exit("soak: --minutes must be at least 2 (the first and the last minute are compared)")
