@@ -156,10 +156,10 @@ VmInvoker::VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool
                      std::shared_ptr<jail::VmJails> jails)
     : config_(config),
       options_(std::move(options)),
-      cgroups_(cgroups),
+      vmm_cgroup_root_(cgroups ? options_.cgroup_root : ""),
       jails_(std::move(jails)),
       pool_(std::make_unique<RestoredVmFactory>(
-                restored_options(config, gate_, jails_, cgroups ? options_.cgroup_root : "")),
+                restored_options(config, gate_, jails_, vmm_cgroup_root_)),
             pool_options(config, options_, gate_)) {
   reaper_ = std::thread([this] { reap_idle(); });
 }
@@ -275,7 +275,7 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   spec.run_dir = run_dir(config_.state_dir);
   spec.network = config_.network;
   spec.jails = jails_;
-  if (cgroups_) spec.cgroup_root = options_.cgroup_root;
+  spec.cgroup_root = vmm_cgroup_root_;
   spec.test_forbidden_syscall =
       !config_.test_forbidden_syscall_in.empty() && fn.name == config_.test_forbidden_syscall_in;
   EMBER_TRY(spec.egress, egress_policy(fn));

@@ -106,7 +106,8 @@ class VmInvoker : public Invoker {
 
   const InvokerConfig config_;
   const VmInvokerOptions options_;
-  const bool cgroups_;
+  // Where every VMM gets its cgroup; empty when VMMs run without cgroups here.
+  const std::string vmm_cgroup_root_;
   const std::shared_ptr<jail::VmJails> jails_;  // null: VMMs run unjailed
   // Held by every cold start: the pool's and the standby stock's refills wait behind it.
   const std::shared_ptr<ForegroundGate> gate_ = std::make_shared<ForegroundGate>();

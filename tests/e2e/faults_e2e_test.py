@@ -243,6 +243,7 @@ class FaultsTest(unittest.TestCase):
                 "jails": sorted(os.listdir(jails)) if os.path.isdir(jails) else [],
                 "empty cgroups": sorted(name for name, pids in vm_cgroups() if not pids)}
 
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
