@@ -6,6 +6,8 @@ provided functions and checks what a Lambda user relies on: results and errors, 
 warm starts, logs, the timeout, /tmp's size, out-of-memory, concurrency, the handler's
 unprivileged user (booted and restored) and a restart;
 then, on a second emberd with room for one VM, the memory cap.
+Each class runs on an emberd of its own; CMake registers each as a VM test of its own
+(vm.emberd.runtimes and so on), given the class name as an argument.
 """
 import argparse
 import base64
@@ -33,7 +35,9 @@ def timing(headers):
     return out
 
 
-class EmberdTest(unittest.TestCase):
+class EmberdCase(unittest.TestCase):
+    """A fresh emberd for each class of tests, with a TCP listener and room for many VMs."""
+
     @classmethod
     def setUpClass(cls):
         cls.state = tempfile.mkdtemp(prefix="ember-e2e-", dir=os.environ.get("EMBER_E2E_TMP"))
@@ -56,6 +60,8 @@ class EmberdTest(unittest.TestCase):
         body.update(config)
         status, _, payload = self.d.request("POST", API, body)
         self.assertEqual(status, 201, payload)
+        # Deleted after the test, so its VMs do not slow the next tests' in the emulated host.
+        self.addCleanup(lambda: type(self).d.request("DELETE", f"{API}/{name}"))
         return json.loads(payload)
 
     def invoke(self, name, event, tail=False, timeout=300):
@@ -64,6 +70,11 @@ class EmberdTest(unittest.TestCase):
                                                   json.dumps(event).encode(), headers, timeout)
         self.assertEqual(status, 200, payload + self.d.output().encode())
         return headers, json.loads(payload) if payload else None
+
+
+
+class RuntimesTest(EmberdCase):
+    """Python, Node.js and provided functions: results, errors, logs, cold then warm."""
 
     def test_python_cold_then_warm_with_logs(self):
         self.create("py", "python3.11", "app.handler", {"app.py": (
@@ -126,6 +137,17 @@ class EmberdTest(unittest.TestCase):
         _, result = self.invoke("custom", {"word": "ember"})
         self.assertEqual(result, {"custom": "EMBER"})
 
+    def test_bad_requests_get_4xx(self):
+        status, headers, _ = self.d.request("POST", API, b"{not json")
+        self.assertEqual(status // 100, 4)
+        status, headers, _ = self.d.request("POST", f"{API}/nope/invocations", b"{}")
+        self.assertEqual(status, 404)
+        self.assertEqual(headers["x-amzn-errortype"], "ResourceNotFoundException")
+
+
+class LimitsTest(EmberdCase):
+    """The timeout, /tmp's size, out-of-memory and eight invocations at once."""
+
     def test_timeout(self):
         self.create("slow", "python3.11", "app.handler", {"app.py": (
             "import time\n"
@@ -186,6 +208,12 @@ class EmberdTest(unittest.TestCase):
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             results = list(pool.map(lambda i: self.invoke("par", {"i": i})[1], range(8)))
         self.assertEqual(results, list(range(8)))
+
+
+
+class RestoreTest(EmberdCase):
+    """Booted and restored VMs alike: the unprivileged handler, the pool's restores, clocks,
+    randomness, and functions restored after emberd restarts."""
 
     def test_handler_runs_unprivileged_booted_and_restored(self):
         self.create("whoami", "python3.11", "app.handler", {"app.py": (
@@ -363,13 +391,6 @@ class EmberdTest(unittest.TestCase):
             log = base64.b64decode(headers["x-amz-log-result"]).decode()
             duration = float(log.split("\tDuration: ")[1].split(" ms")[0])
             self.assertLess(duration, 3000, log)
-
-    def test_bad_requests_get_4xx(self):
-        status, headers, _ = self.d.request("POST", API, b"{not json")
-        self.assertEqual(status // 100, 4)
-        status, headers, _ = self.d.request("POST", f"{API}/nope/invocations", b"{}")
-        self.assertEqual(status, 404)
-        self.assertEqual(headers["x-amzn-errortype"], "ResourceNotFoundException")
 
 
 class MemoryCapTest(unittest.TestCase):
