@@ -1,4 +1,5 @@
-// VmPool: the per-snapshot ready lists, the refill worker, the memory cap and idle reaping.
+// VmPool: the per-snapshot idle lists (warm and ready), the refill worker, the memory cap and
+// idle reaping.
 #include "host/pool.h"
 
 #include <algorithm>
@@ -11,7 +12,8 @@ namespace ember::host {
 struct VmPool::Entry {
   SnapshotSpec spec;
   size_t target = 0;
-  std::deque<ReadyVm> ready;  // front first out: warm VMs given back go there
+  // Front first out: warm VMs, most recently used first, then ready ones in the order made.
+  std::deque<IdleVm> vms;
   size_t leased = 0;
   size_t restoring = 0;     // on demand and background
   size_t bg_restoring = 0;  // background only: counts toward the target
@@ -21,6 +23,15 @@ struct VmPool::Entry {
   bool idle = false;
   bool removed = false;
   SnapshotPoolStats counters;
+
+  size_t ready() const {  // restored and never used
+    return static_cast<size_t>(std::count_if(vms.begin(), vms.end(),
+                                             [](const IdleVm& vm) { return !vm.warm; }));
+  }
+  // When an idle VM was last used: a warm one's, else the snapshot's last acquire.
+  Clock::time_point last_used(const IdleVm& vm) const {
+    return vm.warm ? vm.last_used : last_acquire;
+  }
 };
 
 Lease::Lease(Lease&& other) noexcept
@@ -28,7 +39,8 @@ Lease::Lease(Lease&& other) noexcept
       key_(std::move(other.key_)),
       vm_(std::move(other.vm_)),
       mem_mib_(other.mem_mib_),
-      hit_(other.hit_) {}
+      hit_(other.hit_),
+      warm_(other.warm_) {}
 
 Lease& Lease::operator=(Lease&& other) noexcept {
   if (this != &other) {
@@ -38,6 +50,7 @@ Lease& Lease::operator=(Lease&& other) noexcept {
     vm_ = std::move(other.vm_);
     mem_mib_ = other.mem_mib_;
     hit_ = other.hit_;
+    warm_ = other.warm_;
   }
   return *this;
 }
@@ -63,7 +76,7 @@ VmPool::~VmPool() {
     std::fprintf(stderr, "VmPool destroyed while %zu VMs are leased\n", leased);
     std::abort();
   }
-  entries_.clear();  // destroys every ready VM
+  entries_.clear();  // destroys every idle VM
 }
 
 VmPool::Entry& VmPool::entry_for(const SnapshotSpec& spec, size_t default_target,
@@ -98,17 +111,17 @@ void VmPool::remove(const std::string& dir) {
   Entry& e = *it->second;
   e.removed = true;
   e.target = 0;
-  while (!e.ready.empty()) {
-    doom(std::move(e.ready.front()), doomed);
-    e.ready.pop_front();
+  while (!e.vms.empty()) {
+    doom(std::move(e.vms.front()), doomed);
+    e.vms.pop_front();
   }
   lock.unlock();
   wake_.notify_all();  // memory was freed: other snapshots may refill
 }
 
-void VmPool::doom(ReadyVm ready, Doomed& doomed) {
-  mem_held_ -= ready.mem_mib;
-  doomed.push_back(std::move(ready.vm));
+void VmPool::doom(IdleVm idle, Doomed& doomed) {
+  mem_held_ -= idle.mem_mib;
+  doomed.push_back(std::move(idle.vm));
 }
 
 bool VmPool::make_room(const std::string& key, uint64_t mem_mib, Doomed& doomed) {
@@ -116,39 +129,79 @@ bool VmPool::make_room(const std::string& key, uint64_t mem_mib, Doomed& doomed)
   uint64_t evictable = 0;
   for (const auto& [k, e] : entries_) {
     if (k == key) continue;
-    for (const ReadyVm& ready : e->ready) evictable += ready.mem_mib;
+    for (const IdleVm& vm : e->vms) evictable += vm.mem_mib;
   }
   if (mem_held_ - evictable + mem_mib > options_.max_mem_mib) return false;
   while (mem_held_ + mem_mib > options_.max_mem_mib) {
-    // The least recently acquired other snapshot with a ready VM gives one up.
+    // The least recently used idle VM of another snapshot goes.
     Entry* victim = nullptr;
+    std::deque<IdleVm>::iterator oldest;
     for (auto& [k, e] : entries_) {
-      if (k == key || e->ready.empty()) continue;
-      if (victim == nullptr || e->last_acquire < victim->last_acquire) victim = e.get();
+      if (k == key) continue;
+      for (auto it = e->vms.begin(); it != e->vms.end(); ++it) {
+        if (victim == nullptr || e->last_used(*it) < victim->last_used(*oldest)) {
+          victim = e.get();
+          oldest = it;
+        }
+      }
     }
     if (victim == nullptr) return false;
-    doom(std::move(victim->ready.back()), doomed);
-    victim->ready.pop_back();
+    doom(std::move(*oldest), doomed);
+    victim->vms.erase(oldest);
   }
   return true;
+}
+
+std::optional<Lease> VmPool::lease_front(Entry& e, bool warm_only, Doomed& doomed) {
+  while (!e.vms.empty() && (e.vms.front().warm || !warm_only)) {
+    IdleVm idle = std::move(e.vms.front());
+    e.vms.pop_front();
+    if (!idle.vm->alive()) {
+      doom(std::move(idle), doomed);
+      continue;
+    }
+    ++e.leased;
+    ++e.counters.hits;
+    return Lease(this, e.spec.dir, std::move(idle.vm), idle.mem_mib, true, idle.warm);
+  }
+  return std::nullopt;
+}
+
+std::optional<Lease> VmPool::take_warm(const std::string& dir) {
+  Doomed doomed;  // destroyed after the lock is released
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(dir);
+  if (it == entries_.end() || it->second->removed) return std::nullopt;
+  Entry& e = *it->second;
+  std::optional<Lease> lease = lease_front(e, true, doomed);
+  if (lease) {
+    e.last_acquire = Clock::now();
+    e.idle = false;
+  }
+  return lease;
+}
+
+Lease VmPool::adopt(const SnapshotSpec& spec, std::unique_ptr<PooledVm> vm, MemoryCharge charge) {
+  std::lock_guard lock(mu_);
+  auto& slot = entries_[spec.dir];
+  if (!slot) {
+    slot = std::make_unique<Entry>();  // no ready VMs unless ensure() asks for them
+    slot->spec = spec;
+    slot->last_acquire = Clock::now();
+  }
+  ++slot->leased;
+  charge.pool_ = nullptr;  // its memory stays counted, now for the lease
+  return Lease(this, spec.dir, std::move(vm), charge.mem_mib_, false, false);
 }
 
 Result<Lease> VmPool::acquire(const SnapshotSpec& spec) {
   Doomed doomed;
   std::unique_lock lock(mu_);
   Entry& e = entry_for(spec, options_.default_ready, Clock::now());
-  while (!e.ready.empty()) {
-    ReadyVm ready = std::move(e.ready.front());
-    e.ready.pop_front();
-    if (!ready.vm->alive()) {
-      doom(std::move(ready), doomed);
-      continue;
-    }
-    ++e.leased;
-    ++e.counters.hits;
+  if (std::optional<Lease> lease = lease_front(e, false, doomed)) {
     lock.unlock();
     wake_.notify_all();  // refill behind the VM just taken
-    return Lease(this, spec.dir, std::move(ready.vm), ready.mem_mib, true);
+    return std::move(*lease);
   }
 
   if (!make_room(spec.dir, spec.mem_mib, doomed)) {
@@ -178,7 +231,7 @@ Result<Lease> VmPool::acquire(const SnapshotSpec& spec) {
     return error;
   }
   ++e.leased;
-  return Lease(this, spec.dir, std::move(vm).value(), spec.mem_mib, false);
+  return Lease(this, spec.dir, std::move(vm).value(), spec.mem_mib, false, false);
 }
 
 Error VmPool::cap_reached(const std::string& what, uint64_t mem_mib) const {
@@ -220,10 +273,11 @@ void VmPool::give_back(const std::string& key, std::unique_ptr<PooledVm> vm, uin
     auto it = entries_.find(key);
     Entry* e = it == entries_.end() ? nullptr : it->second.get();
     if (e != nullptr) --e->leased;
-    if (keep_warm && e != nullptr && !e->removed && !e->idle && e->ready.size() < e->target &&
-        vm->alive()) {
-      e->ready.push_front(ReadyVm{std::move(vm), mem_mib});
-      changed_.notify_all();
+    if (keep_warm && e != nullptr && !e->removed && vm->alive()) {
+      const auto now = Clock::now();
+      e->vms.push_front(IdleVm{std::move(vm), mem_mib, true, now});
+      e->last_acquire = now;  // the snapshot was in use until now
+      e->idle = false;
       return;
     }
     mem_held_ -= mem_mib;
@@ -236,7 +290,7 @@ bool VmPool::wait_ready(const std::string& dir, size_t count, std::chrono::milli
   std::unique_lock lock(mu_);
   return changed_.wait_for(lock, timeout, [&] {
     auto it = entries_.find(dir);
-    return it != entries_.end() && it->second->ready.size() >= count;
+    return it != entries_.end() && it->second->ready() >= count;
   });
 }
 
@@ -247,9 +301,9 @@ VmPool::Entry* VmPool::pick_refill(Clock::time_point now) {
   Entry* best = nullptr;
   for (auto& [key, e] : entries_) {
     if (e->idle || e->removed || now < e->retry_after) continue;
-    if (e->ready.size() + e->bg_restoring >= e->target) continue;
+    if (e->ready() + e->bg_restoring >= e->target) continue;
     if (mem_held_ + e->spec.mem_mib > options_.max_mem_mib) continue;
-    if (best == nullptr || e->ready.size() < best->ready.size()) best = e.get();
+    if (best == nullptr || e->ready() < best->ready()) best = e.get();
   }
   return best;
 }
@@ -260,29 +314,30 @@ VmPool::Clock::time_point VmPool::housekeeping(Clock::time_point now, Doomed& do
     if (!e->removed && !e->idle && now - e->last_acquire >= options_.idle_timeout) e->idle = true;
     // A removed snapshot keeps no VM, not even one whose restore ended after the remove.
     if (e->removed || e->idle) {
-      while (!e->ready.empty()) {
-        doom(std::move(e->ready.front()), doomed);
-        e->ready.pop_front();
+      while (!e->vms.empty()) {
+        doom(std::move(e->vms.front()), doomed);
+        e->vms.pop_front();
       }
       continue;
     }
     next = std::min(next, e->last_acquire + options_.idle_timeout);
-    if (now >= e->next_health_check) {
-      e->next_health_check = now + options_.health_interval;
-      for (auto it = e->ready.begin(); it != e->ready.end();) {
-        if (it->vm->alive()) {
-          ++it;
-        } else {
-          doom(std::move(*it), doomed);
-          it = e->ready.erase(it);
-        }
+    const bool check_health = now >= e->next_health_check;
+    if (check_health) e->next_health_check = now + options_.health_interval;
+    size_t surplus = e->ready() > e->target ? e->ready() - e->target : 0;  // target lowered
+    // Back to front: the oldest ready VMs go first when the target was lowered.
+    for (auto it = e->vms.end(); it != e->vms.begin();) {
+      --it;
+      const bool unused_too_long = it->warm && now - it->last_used >= options_.idle_timeout;
+      const bool surplus_ready = !it->warm && surplus > 0;
+      if (unused_too_long || surplus_ready || (check_health && !it->vm->alive())) {
+        if (!it->warm && surplus > 0) --surplus;
+        doom(std::move(*it), doomed);
+        it = e->vms.erase(it);
+      } else if (it->warm) {
+        next = std::min(next, it->last_used + options_.idle_timeout);
       }
     }
-    while (e->ready.size() > e->target) {  // the target was lowered
-      doom(std::move(e->ready.back()), doomed);
-      e->ready.pop_back();
-    }
-    if (e->ready.size() + e->bg_restoring < e->target && now < e->retry_after) {
+    if (e->ready() + e->bg_restoring < e->target && now < e->retry_after) {
       next = std::min(next, e->retry_after);
     }
   }
@@ -332,7 +387,7 @@ void VmPool::run_worker() {
     }
     ++e->counters.restored;
     e->counters.consecutive_failures = 0;
-    e->ready.push_back(ReadyVm{std::move(vm).value(), spec.mem_mib});
+    e->vms.push_back(IdleVm{std::move(vm).value(), spec.mem_mib, false, {}});
     changed_.notify_all();
     // Dropped by the next housekeeping if the snapshot went idle, was removed or shrank.
   }
@@ -346,7 +401,8 @@ PoolStats VmPool::stats() const {
     if (e->removed) continue;
     SnapshotPoolStats s = e->counters;
     s.target = e->target;
-    s.ready = e->ready.size();
+    s.ready = e->ready();
+    s.warm = e->vms.size() - s.ready;
     s.leased = e->leased;
     s.restoring = e->restoring;
     s.idle = e->idle;

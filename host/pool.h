@@ -1,4 +1,6 @@
-// VmPool: per snapshot, N restored VMs kept ready; handed out at once, refilled in the background.
+// VmPool: the one owner of idle VMs. Per snapshot, N restored VMs kept ready (handed out at
+// once, refilled in the background) and the warm VMs given back after an invocation; one
+// least-recently-used order and one idle policy over both.
 #pragma once
 
 #include <chrono>
@@ -7,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -65,9 +68,9 @@ class VmFactory {
 
 struct PoolOptions {
   size_t default_ready = 2;     // N for a snapshot first seen through acquire()
-  uint64_t max_mem_mib = 8192;  // cap on the guest memory of ready + leased + restoring VMs
-  // A snapshot not acquired for this long has its ready VMs destroyed and is not refilled
-  // until the next acquire().
+  uint64_t max_mem_mib = 8192;  // cap on the guest memory of idle + leased + restoring VMs
+  // A warm VM not used for this long is destroyed. A snapshot not acquired for this long
+  // has all its idle VMs destroyed and is not refilled until the next acquire().
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
   // After a failed background restore, the next attempt for that snapshot waits
   // backoff_initial, doubling per consecutive failure up to backoff_max.
@@ -81,8 +84,8 @@ struct PoolOptions {
 };
 
 struct SnapshotPoolStats {
-  size_t target = 0, ready = 0, leased = 0, restoring = 0;
-  uint64_t hits = 0;                  // acquire() served from a ready VM
+  size_t target = 0, ready = 0, warm = 0, leased = 0, restoring = 0;
+  uint64_t hits = 0;                  // acquire() served from an idle VM (ready or warm)
   uint64_t misses = 0;                // acquire() that restored on demand
   uint64_t restored = 0;              // successful background restores
   uint64_t failures = 0;              // failed restores, background and on demand
@@ -92,13 +95,14 @@ struct SnapshotPoolStats {
 };
 
 struct PoolStats {
-  uint64_t mem_mib_held = 0;  // ready + leased + restoring
+  uint64_t mem_mib_held = 0;  // idle + leased + restoring
   std::map<std::string, SnapshotPoolStats> snapshots;
 };
 
 class VmPool;
 
-// A VM handed out by acquire(). Destroyed with the VM unless released with keep_warm.
+// A VM handed out by acquire(), take_warm() or adopt(). Destroyed with the VM unless released
+// with keep_warm.
 class Lease {
  public:
   Lease(Lease&& other) noexcept;
@@ -107,22 +111,26 @@ class Lease {
 
   PooledVm& vm() { return *vm_; }
   PooledVm* operator->() { return vm_.get(); }
-  bool hit() const { return hit_; }  // came from a ready VM, without a restore
+  bool hit() const { return hit_; }    // came from an idle VM, without a restore
+  bool warm() const { return warm_; }  // that VM served an invocation before
 
   // Gives the VM back: destroyed, or with keep_warm (the VM is healthy and may serve the
-  // same snapshot again) put back as a ready VM when the snapshot has room for it.
+  // same snapshot again) kept as the snapshot's most recently used warm VM.
   void release(bool keep_warm);
 
  private:
   friend class VmPool;
-  Lease(VmPool* pool, std::string key, std::unique_ptr<PooledVm> vm, uint64_t mem_mib, bool hit)
-      : pool_(pool), key_(std::move(key)), vm_(std::move(vm)), mem_mib_(mem_mib), hit_(hit) {}
+  Lease(VmPool* pool, std::string key, std::unique_ptr<PooledVm> vm, uint64_t mem_mib, bool hit,
+        bool warm)
+      : pool_(pool), key_(std::move(key)), vm_(std::move(vm)), mem_mib_(mem_mib), hit_(hit),
+        warm_(warm) {}
 
   VmPool* pool_ = nullptr;
   std::string key_;
   std::unique_ptr<PooledVm> vm_;
   uint64_t mem_mib_ = 0;
   bool hit_ = false;
+  bool warm_ = false;
 };
 
 // Guest memory counted against a pool's cap for a VM the pool does not hold (one booted
@@ -143,12 +151,12 @@ class MemoryCharge {
 };
 
 // Thread-safe. Memory cap: background refill stops at the cap; an acquire() that must
-// restore on demand first destroys ready VMs of other snapshots (least recently acquired
-// first) to make room, and fails at once with EAGAIN when leased and restoring VMs alone
-// leave no room: it never waits. After such a refusal (of an acquire() or a charge()) no
-// refill starts for kDemandFirst or until an acquire() or charge() gets room, so that the
-// memory its caller frees (by evicting warm VMs) and retries for is not taken first by the
-// background.
+// restore on demand, or a charge(), first destroys idle VMs of other snapshots to make room,
+// least recently used first (a warm VM was used when it was given back, a ready one when its
+// snapshot was last acquired), and fails at once with EAGAIN when leased, restoring and
+// charged VMs alone leave no room: it never waits. After such a refusal no refill starts for
+// kDemandFirst or until an acquire() or charge() gets room, so that the memory a leased VM
+// frees is not taken first by the background.
 class VmPool {
  public:
   VmPool(std::unique_ptr<VmFactory> factory, PoolOptions options);
@@ -164,16 +172,23 @@ class VmPool {
   // Forgets a snapshot: its ready VMs are destroyed; leases stay valid.
   void remove(const std::string& dir);
 
-  // A ready VM of spec without waiting; when none is ready, restores one in the calling
-  // thread. A snapshot seen first here is kept at options.default_ready from now on.
+  // An idle VM of spec without waiting, the most recently used warm one first, else a ready
+  // one; when there is none, restores one in the calling thread. A snapshot seen first here
+  // is kept at options.default_ready from now on.
   Result<Lease> acquire(const SnapshotSpec& spec);
+  // The most recently used warm VM of dir, or nothing; never restores.
+  std::optional<Lease> take_warm(const std::string& dir);
+  // Takes over a VM made outside the pool for spec (a booted one) and the charge of its
+  // memory: leased, and once released with keep_warm a warm VM of spec like any other. A
+  // snapshot removed meanwhile stays removed: the VM is destroyed when released.
+  Lease adopt(const SnapshotSpec& spec, std::unique_ptr<PooledVm> vm, MemoryCharge charge);
 
   // Counts mem_mib against the cap for a VM made outside the pool, destroying ready VMs
   // (least recently acquired snapshot first) to make room; EAGAIN, at once, when leased,
   // restoring and charged memory alone leave no room.
   Result<MemoryCharge> charge(uint64_t mem_mib);
 
-  // Waits until `count` VMs of dir are ready; false on timeout.
+  // Waits until `count` VMs of dir are ready (restored, not yet used); false on timeout.
   bool wait_ready(const std::string& dir, size_t count, std::chrono::milliseconds timeout);
 
   PoolStats stats() const;
@@ -182,9 +197,11 @@ class VmPool {
   friend class Lease;
   friend class MemoryCharge;
   using Clock = std::chrono::steady_clock;
-  struct ReadyVm {
+  struct IdleVm {
     std::unique_ptr<PooledVm> vm;
     uint64_t mem_mib = 0;
+    bool warm = false;               // served an invocation: then given back at last_used
+    Clock::time_point last_used{};
   };
   struct Entry;
   // VMs to destroy once mu_ is released (their memory is already uncounted).
@@ -195,15 +212,18 @@ class VmPool {
   void uncharge(uint64_t mem_mib);
   // EAGAIN: the cap is reached and evicting ready VMs would not make room.
   Error cap_reached(const std::string& what, uint64_t mem_mib) const;
-  // Under mu_: moves a ready VM into doomed and uncounts its memory.
-  void doom(ReadyVm ready, Doomed& doomed);
+  // Under mu_: moves an idle VM into doomed and uncounts its memory.
+  void doom(IdleVm idle, Doomed& doomed);
+  // Under mu_: the front idle VM of e that is still alive (dead ones are doomed), leased.
+  std::optional<Lease> lease_front(Entry& e, bool warm_only, Doomed& doomed);
   void run_worker();
   // Under mu_: finds a snapshot that needs a background restore now.
   Entry* pick_refill(Clock::time_point now);
   // Under mu_: moves idle, dead and surplus VMs into doomed; the next time to look again.
   Clock::time_point housekeeping(Clock::time_point now, Doomed& doomed);
   std::chrono::milliseconds backoff(uint32_t failures) const;
-  // Under mu_: destroys ready VMs of snapshots other than key until mem_mib fits.
+  // Under mu_: destroys idle VMs of snapshots other than key, least recently used first,
+  // until mem_mib fits.
   bool make_room(const std::string& key, uint64_t mem_mib, Doomed& doomed);
   Entry& entry_for(const SnapshotSpec& spec, size_t default_target, Clock::time_point now);
 

@@ -168,24 +168,120 @@ TEST_F(PoolTest, RefillsToNAndDestroysAfterUse) {
   EXPECT_EQ(count(&FakeState::restores), 4);
 }
 
-TEST_F(PoolTest, KeepWarmPutsTheSameVmBackWhenThereIsRoom) {
-  state_->delay = milliseconds(300);
+TEST_F(PoolTest, AWarmVmIsKeptBesideTheReadyOnesAndHandedOutFirst) {
   auto pool = make_pool();
   pool->ensure(a_, 1);
   ASSERT_TRUE(pool->wait_ready(a_.dir, 1, milliseconds(5000)));
   auto lease = pool->acquire(a_);
   ASSERT_TRUE(lease.ok());
+  EXPECT_FALSE(lease->warm());
   const int id = id_of(*lease);
-  lease->release(true);  // the refill is still restoring: there is room
+  ASSERT_TRUE(pool->wait_ready(a_.dir, 1, milliseconds(5000)));  // refilled behind it
+  lease->release(true);  // kept warm although the ready list is full
   EXPECT_EQ(count(&FakeState::destroyed), 0);
+  auto stats = pool->stats().snapshots.at(a_.dir);
+  EXPECT_EQ(stats.ready, 1u);
+  EXPECT_EQ(stats.warm, 1u);
+
   auto again = pool->acquire(a_);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->hit());
+  EXPECT_TRUE(again->warm());
   EXPECT_EQ(id_of(*again), id);
+  again->release(true);
+  auto warm = pool->take_warm(a_.dir);
+  ASSERT_TRUE(warm.has_value());
+  EXPECT_EQ(id_of(*warm), id);
+  EXPECT_FALSE(pool->take_warm(a_.dir).has_value());  // a ready VM is not warm
+  EXPECT_FALSE(pool->take_warm(b_.dir).has_value());
+}
 
+TEST_F(PoolTest, AnAdoptedVmCountsAgainstTheCapAndIsKeptWarm) {
+  auto pool = make_pool(PoolOptions{.max_mem_mib = 256});
+  auto charge = pool->charge(128);
+  ASSERT_TRUE(charge.ok());
+  std::unique_ptr<PooledVm> booted;
+  {
+    std::lock_guard lock(state_->mu);
+    ++state_->live;
+    booted = std::make_unique<FakeVm>(state_, 99);
+  }
+  Lease lease = pool->adopt(a_, std::move(booted), std::move(charge).value());
+  EXPECT_FALSE(lease.warm());
+  EXPECT_EQ(pool->stats().mem_mib_held, 128u);
+  EXPECT_EQ(pool->stats().snapshots.at(a_.dir).target, 0u);  // adopting asks for no ready VMs
+  lease.release(true);
+  EXPECT_EQ(pool->stats().mem_mib_held, 128u);
+  auto warm = pool->take_warm(a_.dir);
+  ASSERT_TRUE(warm.has_value());
+  EXPECT_EQ(id_of(*warm), 99);
+  warm->release(false);
+  EXPECT_EQ(pool->stats().mem_mib_held, 0u);
+  EXPECT_EQ(count(&FakeState::live), 0);
+}
+
+TEST_F(PoolTest, AVmAdoptedForARemovedSnapshotIsDestroyedWhenReleased) {
+  auto pool = make_pool();
+  pool->ensure(a_, 0);
+  pool->remove(a_.dir);
+  auto charge = pool->charge(128);
+  ASSERT_TRUE(charge.ok());
+  std::unique_ptr<PooledVm> booted;
+  {
+    std::lock_guard lock(state_->mu);
+    ++state_->live;
+    booted = std::make_unique<FakeVm>(state_, 7);
+  }
+  Lease lease = pool->adopt(a_, std::move(booted), std::move(charge).value());
+  lease.release(true);
+  EXPECT_EQ(count(&FakeState::live), 0);
+  EXPECT_EQ(pool->stats().mem_mib_held, 0u);
+}
+
+TEST_F(PoolTest, AtTheCapTheLeastRecentlyUsedIdleVmGoesWarmOrReady) {
+  // Room for three: a's ready VM, then b's warm VM, then c's warm VM were last used in that
+  // order; a fourth VM evicts a's first, then b's.
+  const SnapshotSpec c{"/snap/c", 128, {}};
+  auto pool = make_pool(PoolOptions{.max_mem_mib = 3 * 128});
+  pool->ensure(a_, 1);
   ASSERT_TRUE(pool->wait_ready(a_.dir, 1, milliseconds(5000)));
-  again->release(true);  // the ready list is full now: destroyed after all
-  EXPECT_EQ(count(&FakeState::destroyed), 1);
+  std::this_thread::sleep_for(milliseconds(5));
+  for (const SnapshotSpec* spec : {&b_, &c}) {
+    pool->ensure(*spec, 0);
+    auto lease = pool->acquire(*spec);
+    ASSERT_TRUE(lease.ok());
+    lease->release(true);
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  const SnapshotSpec d{"/snap/d", 128, {}};
+  pool->ensure(d, 0);
+  auto first = pool->acquire(d);
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  auto stats = pool->stats();
+  EXPECT_EQ(stats.snapshots.at(a_.dir).ready, 0u);
+  EXPECT_EQ(stats.snapshots.at(b_.dir).warm, 1u);
+  EXPECT_EQ(stats.snapshots.at(c.dir).warm, 1u);
+  auto second = pool->acquire(d);
+  ASSERT_TRUE(second.ok()) << second.error().message();
+  stats = pool->stats();
+  EXPECT_EQ(stats.snapshots.at(b_.dir).warm, 0u);
+  EXPECT_EQ(stats.snapshots.at(c.dir).warm, 1u);
+}
+
+TEST_F(PoolTest, AWarmVmUnusedForTheIdleTimeoutIsDestroyed) {
+  auto pool = make_pool(PoolOptions{.idle_timeout = milliseconds(300),
+                                    .health_interval = milliseconds(20)});
+  pool->ensure(a_, 0);
+  auto lease = pool->acquire(a_);
+  ASSERT_TRUE(lease.ok());
+  lease->release(true);
+  EXPECT_EQ(pool->stats().snapshots.at(a_.dir).warm, 1u);
+  const auto deadline = Clock::now() + milliseconds(5000);
+  while (count(&FakeState::live) > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(count(&FakeState::live), 0);
+  EXPECT_EQ(pool->stats().mem_mib_held, 0u);
 }
 
 TEST_F(PoolTest, RefillStopsAtTheMemoryCapAndOnDemandFailsBeyondIt) {

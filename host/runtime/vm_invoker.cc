@@ -160,9 +160,7 @@ VmInvoker::VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool
       jails_(std::move(jails)),
       pool_(std::make_unique<RestoredVmFactory>(
                 restored_options(config, gate_, jails_, vmm_cgroup_root_)),
-            pool_options(config, options_, gate_)) {
-  reaper_ = std::thread([this] { reap_idle(); });
-}
+            pool_options(config, options_, gate_)) {}
 
 VmInvoker::~VmInvoker() { shutdown(); }
 
@@ -193,31 +191,20 @@ std::vector<std::string> VmInvoker::snapshot_disks(const FunctionSpec& fn) const
   return disks;
 }
 
-void VmInvoker::forget(FunctionState& state, std::vector<EnvPtr>& doomed) {
-  for (EnvPtr& env : state.idle) doomed.push_back(std::move(env));
-  state.idle.clear();
-}
-
 VmInvoker::EnvPtr VmInvoker::take_warm(const FunctionSpec& fn) {
-  std::vector<EnvPtr> doomed;  // destroyed after the lock is released
-  std::lock_guard lock(mu_);
-  FunctionState& state = functions_[fn.name];
-  if (state.revision != fn.revision_id) {
-    // Code or configuration changed since: the old VMs and snapshot must not serve.
-    forget(state, doomed);
-    if (!state.revision.empty()) {
-      pool_.remove(snapshot_dir(fn.name, state.revision));
+  {
+    std::lock_guard lock(mu_);
+    FunctionState& state = functions_[fn.name];
+    if (state.revision != fn.revision_id) {
+      // Code or configuration changed since: the old VMs and snapshot must not serve.
+      if (!state.revision.empty()) pool_.remove(snapshot_dir(fn.name, state.revision));
+      state.revision = fn.revision_id;
+      state.snapshotting = false;
     }
-    state.revision = fn.revision_id;
-    state.snapshotting = false;
   }
-  while (!state.idle.empty()) {
-    EnvPtr env = std::move(state.idle.back());
-    state.idle.pop_back();
-    if (env->vm().alive()) return env;
-    doomed.push_back(std::move(env));
-  }
-  return nullptr;
+  std::optional<Lease> warm = pool_.take_warm(snapshot_dir(fn.name, fn.revision_id));
+  if (!warm) return nullptr;
+  return std::make_unique<Environment>(std::move(*warm));
 }
 
 void VmInvoker::limit(Environment& env, const FunctionSpec& fn) {
@@ -229,8 +216,7 @@ void VmInvoker::limit(Environment& env, const FunctionSpec& fn) {
 }
 
 void VmInvoker::record_working_set(const FunctionSpec& fn, Environment& env) {
-  if (env.working_set_checked) return;
-  env.working_set_checked = true;
+  if (!std::exchange(env.first_after_restore, false)) return;
   const auto t0 = Clock::now();
   auto pages = record_snapshot_working_set(env.vm().process().pid(),
                                            snapshot_dir(fn.name, fn.revision_id));
@@ -247,17 +233,19 @@ void VmInvoker::record_working_set(const FunctionSpec& fn, Environment& env) {
 Result<VmInvoker::ColdStart> VmInvoker::restore(const FunctionSpec& fn) {
   const auto t0 = Clock::now();
   EMBER_TRY(const SnapshotSpec spec, snapshot_spec(fn));
-  EMBER_TRY(Lease lease, with_room<Lease>([&] { return pool_.acquire(spec); }));
+  EMBER_TRY(Lease lease, pool_.acquire(spec));
   ColdStart cold;
-  // A ready VM got its policy in the background: none of it was on this path.
-  cold.timing.network_ms = lease.hit() ? 0 : lease->egress_ms();
-  // The VM's own restore, on this path or ahead of it (then from_pool).
-  cold.timing.restore_ms = lease->restore_ms() > 0 ? lease->restore_ms() : ms_between(t0, Clock::now());
-  cold.timing.from_pool = lease.hit();
-  cold.env = std::make_unique<Environment>();
-  cold.env->lease.emplace(std::move(lease));
-  cold.env->revision = fn.revision_id;
-  cold.timing.cold = true;
+  cold.timing.cold = !lease.warm();  // given back warm since take_warm() looked: a warm start
+  if (cold.timing.cold) {
+    // A ready VM got its policy in the background: none of it was on this path.
+    cold.timing.network_ms = lease.hit() ? 0 : lease->egress_ms();
+    // The VM's own restore, on this path or ahead of it (then from_pool).
+    cold.timing.restore_ms =
+        lease->restore_ms() > 0 ? lease->restore_ms() : ms_between(t0, Clock::now());
+    cold.timing.from_pool = lease.hit();
+  }
+  cold.env = std::make_unique<Environment>(std::move(lease));
+  cold.env->first_after_restore = cold.timing.cold;
   return cold;
 }
 
@@ -280,8 +268,7 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
       !config_.test_forbidden_syscall_in.empty() && fn.name == config_.test_forbidden_syscall_in;
   EMBER_TRY(spec.egress, egress_policy(fn));
   const auto t0 = Clock::now();
-  EMBER_TRY(MemoryCharge charge,
-            with_room<MemoryCharge>([&] { return pool_.charge(fn.memory_mb); }));
+  EMBER_TRY(MemoryCharge charge, pool_.charge(fn.memory_mb));
   EMBER_TRY(std::unique_ptr<BootedVm> vm, BootedVm::boot(spec));
   const auto t1 = Clock::now();
 
@@ -318,24 +305,22 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
     std::fprintf(stderr, "emberd: warning: no snapshot for %s (next cold start boots again): %s\n",
                  fn.name.c_str(), snap.error().message().c_str());
   }
-  cold.env = std::make_unique<Environment>();
-  cold.env->charge.emplace(std::move(charge));
-  cold.env->booted = std::move(vm);
-  cold.env->revision = fn.revision_id;
-  if (snap.ok()) {
-    std::lock_guard lock(mu_);
-    // Retired meanwhile (updated or deleted during this boot and init): no snapshot or pool
-    // entry of a dead revision may survive. This invocation still runs on its VM.
-    const auto it = functions_.find(fn.name);
-    if (it == functions_.end() || it->second.revision != fn.revision_id) {
-      std::error_code ec;
-      fs::remove_all(snapshot_dir(fn.name, fn.revision_id), ec);
-    } else {
-      SnapshotSpec clone{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb,
-                         snapshot_disks(fn), spec.egress};
-      pool_.ensure(clone, options_.ready_per_function);
-    }
+  SnapshotSpec clone{snapshot_dir(fn.name, fn.revision_id), fn.memory_mb, snapshot_disks(fn),
+                     spec.egress};
+  std::lock_guard lock(mu_);
+  // Retired meanwhile (updated or deleted during this boot and init): no snapshot or pool
+  // entry of a dead revision may survive. This invocation still runs on its VM, which goes
+  // when it ends.
+  const auto it = functions_.find(fn.name);
+  const bool retired = it == functions_.end() || it->second.revision != fn.revision_id;
+  if (retired && snap.ok()) {
+    std::error_code ec;
+    fs::remove_all(clone.dir, ec);
+  } else if (snap.ok()) {
+    pool_.ensure(clone, options_.ready_per_function);
   }
+  cold.env = std::make_unique<Environment>(pool_.adopt(clone, std::move(vm), std::move(charge)));
+  if (retired) pool_.remove(clone.dir);
   return cold;
 }
 
@@ -404,7 +389,7 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
       return *made.init_failure;
     }
     cold = std::move(made);
-    limit(*cold.env, fn);
+    if (!cold.env->lease.warm()) limit(*cold.env, fn);
   }
   Environment& env = *cold.env;
 
@@ -492,57 +477,30 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
   }
   out.runtime_output = cold.init_logs + out.runtime_output;
   // A clone's first invocation shows which of the snapshot's pages a restore needs.
-  if (keep && env.lease) record_working_set(fn, env);
+  if (keep) record_working_set(fn, env);
   out.timing = cold.timing;
   out.timing.handler_ms = ms_between(handler_start, handler_end);
   out.timing.total_ms = ms_between(request.received, Clock::now());
-  if (keep && within_share) give_back(fn, std::move(cold.env));
+  if (keep && within_share) give_back(std::move(cold.env));
   return out;
 }
 
-void VmInvoker::give_back(const FunctionSpec& fn, EnvPtr env) {
-  std::lock_guard lock(mu_);
-  FunctionState& state = functions_[fn.name];
-  if (stopping_ || state.revision != env->revision) return;  // destroyed on return
-  env->last_used = Clock::now();
-  state.idle.push_back(std::move(env));
-}
-
-bool VmInvoker::evict_least_recent_idle() {
-  EnvPtr doomed;  // destroyed after the lock is released
-  std::lock_guard lock(mu_);
-  FunctionState* oldest = nullptr;
-  for (auto& [name, state] : functions_) {
-    // idle is in order of use: its front is the function's least recently used VM.
-    if (state.idle.empty()) continue;
-    if (oldest == nullptr || state.idle.front()->last_used < oldest->idle.front()->last_used) {
-      oldest = &state;
-    }
+void VmInvoker::give_back(EnvPtr env) {
+  bool stopping;
+  {
+    std::lock_guard lock(mu_);
+    stopping = stopping_;
   }
-  if (oldest == nullptr) return false;
-  doomed = std::move(oldest->idle.front());
-  oldest->idle.erase(oldest->idle.begin());
-  return true;
-}
-
-template <typename T>
-Result<T> VmInvoker::with_room(const std::function<Result<T>()>& attempt) {
-  for (;;) {
-    Result<T> result = attempt();
-    if (result.ok() || result.error().code != EAGAIN || !evict_least_recent_idle()) {
-      return result;
-    }
-  }
+  // A retired revision's snapshot is removed from the pool: its VMs are destroyed here too.
+  env->lease.release(!stopping);
 }
 
 void VmInvoker::retire(const std::string& function_name) {
-  std::vector<EnvPtr> doomed;
   std::string old_dir;
   {
     std::lock_guard lock(mu_);
     auto it = functions_.find(function_name);
     if (it == functions_.end()) return;
-    forget(it->second, doomed);
     if (!it->second.revision.empty()) {
       old_dir = snapshot_dir(function_name, it->second.revision);
     }
@@ -555,37 +513,12 @@ void VmInvoker::retire(const std::string& function_name) {
 }
 
 void VmInvoker::shutdown() {
-  std::vector<EnvPtr> doomed;
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_ && !reaper_.joinable()) return;
-    stopping_ = true;
-    for (auto& [name, state] : functions_) forget(state, doomed);
-    // Invocations still running end now: their agent sessions are cut (the VMs go when
-    // their invocations return).
-    for (Environment* env : busy_) ::shutdown(env->vm().agent().fd(), SHUT_RDWR);
-    changed_.notify_all();
-  }
-  if (reaper_.joinable()) reaper_.join();
-}
-
-void VmInvoker::reap_idle() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    changed_.wait_for(lock, std::chrono::seconds(1));
-    std::vector<EnvPtr> doomed;
-    const auto now = Clock::now();
-    for (auto& [name, state] : functions_) {
-      std::erase_if(state.idle, [&](EnvPtr& env) {
-        if (now - env->last_used < options_.idle_timeout) return false;
-        doomed.push_back(std::move(env));
-        return true;
-      });
-    }
-    lock.unlock();
-    doomed.clear();
-    lock.lock();
-  }
+  std::lock_guard lock(mu_);
+  if (std::exchange(stopping_, true)) return;
+  // Invocations still running end now: their agent sessions are cut (the VMs go when their
+  // invocations return). Warm and ready VMs go with the pool.
+  for (Environment* env : busy_) ::shutdown(env->vm().agent().fd(), SHUT_RDWR);
+  changed_.notify_all();
 }
 
 Result<std::unique_ptr<Invoker>> make_vm_invoker(const InvokerConfig& config) {

@@ -1,18 +1,17 @@
 // VmInvoker: runs invocations in microVMs. The first cold start of a function revision
 // boots a VM, initializes the runtime and snapshots it; later cold starts restore that
-// snapshot through the ready pool; a VM that served an invocation stays warm for the next.
+// snapshot through the ready pool; a VM that served an invocation stays warm for the next, in
+// the pool, which owns every idle VM.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
-#include <functional>
 #include <map>
 #include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "host/api/invoker.h"
@@ -24,7 +23,7 @@
 namespace ember::host {
 
 struct VmInvokerOptions {
-  // A warm environment not used for this long is destroyed.
+  // A warm environment not used for this long is destroyed (PoolOptions::idle_timeout).
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
   // Restored VMs kept ready per function snapshot.
   size_t ready_per_function = 1;
@@ -46,24 +45,22 @@ class VmInvoker : public Invoker {
   void shutdown() override;
 
  private:
-  // One VM serving one function revision, one invocation at a time.
+  // One VM serving one invocation of a function revision: leased from the pool (warm,
+  // ready or restored on demand), or booted and adopted into it.
   struct Environment {
+    explicit Environment(Lease vm_lease) : lease(std::move(vm_lease)) {}
+    Lease lease;
     // > 0: the VM's cgroup has no CPU quota until its first invocation ends, then
     // gets this share (see VmInvoker::limit).
     double cpus_after_first = 0;
-    bool working_set_checked = false;  // a restored VM records its snapshot's working set once
-    std::optional<MemoryCharge> charge;  // a booted VM's memory, counted in pool_'s cap
-    std::unique_ptr<BootedVm> booted;  // a boot-and-init cold start, or
-    std::optional<Lease> lease;        // a restore from the pool
-    std::string revision;
-    std::chrono::steady_clock::time_point last_used;
-    PooledVm& vm() { return booted ? static_cast<PooledVm&>(*booted) : lease->vm(); }
+    // A clone's first invocation records its snapshot's working set.
+    bool first_after_restore = false;
+    PooledVm& vm() { return lease.vm(); }
   };
   using EnvPtr = std::unique_ptr<Environment>;
   struct FunctionState {
-    std::string revision;                // the revision the snapshot and idle VMs are for
-    std::vector<EnvPtr> idle;            // warm, most recently used last
-    bool snapshotting = false;           // a boot-and-init for `revision` is in progress
+    std::string revision;       // the revision the snapshot and the pool's VMs are for
+    bool snapshotting = false;  // a boot-and-init for `revision` is in progress
   };
   struct ColdStart {
     EnvPtr env;
@@ -76,6 +73,8 @@ class VmInvoker : public Invoker {
             std::shared_ptr<jail::VmJails> jails);
 
   std::string snapshot_dir(const std::string& function, const std::string& revision) const;
+  // The function's most recently used warm VM, if any; first, a changed revision's old VMs
+  // and snapshot are given up.
   EnvPtr take_warm(const FunctionSpec& fn);
   // Restores the revision's snapshot, or boots, inits and snapshots it when it has none. A
   // snapshot that cannot be restored (corrupted on disk, say) is removed and, once per
@@ -93,16 +92,8 @@ class VmInvoker : public Invoker {
   std::vector<std::string> snapshot_disks(const FunctionSpec& fn) const;
   // What restoring fn's current revision takes (egress_policy included).
   Result<SnapshotSpec> snapshot_spec(const FunctionSpec& fn) const;
-  void give_back(const FunctionSpec& fn, EnvPtr env);
-  void forget(FunctionState& state, std::vector<EnvPtr>& doomed);
-  // At the memory cap: destroys the least recently used warm VM of any function (its
-  // memory goes back to the pool's cap); false when there was none.
-  bool evict_least_recent_idle();
-  // Runs attempt() (an acquire or a charge on pool_) until it succeeds, fails otherwise
-  // than at the cap, or no warm VM is left to evict.
-  template <typename T>
-  Result<T> with_room(const std::function<Result<T>()>& attempt);
-  void reap_idle();
+  // Keeps the healthy VM warm in the pool (destroyed instead once shutdown began).
+  void give_back(EnvPtr env);
 
   const InvokerConfig config_;
   const VmInvokerOptions options_;
@@ -118,7 +109,6 @@ class VmInvoker : public Invoker {
   std::map<std::string, FunctionState> functions_;
   std::set<Environment*> busy_;  // running an invocation now (shutdown() cuts them short)
   bool stopping_ = false;
-  std::thread reaper_;
 };
 
 }  // namespace ember::host
