@@ -78,8 +78,9 @@ class Soak:
         self.create("sleeper", "python3.11", "app.handler", self.python_files(0), timeout=2)
         self.create("node", "nodejs18.x", "index.handler", {"index.js": (NODE, 0o644)})
 
-    # One request of the mix: (kind, ms). kind names what happened; "ok", "throttle",
-    # "handler error" and "timeout" are expected, anything else is an error.
+    # One request of the mix: (kind, ms, detail). kind names what happened; "ok", "throttle",
+    # "handler error" and "timeout" are expected, anything else is an error, and detail then
+    # holds the answer.
     def one_call(self, rng):
         roll = rng.random()
         if roll < 0.05:
@@ -94,32 +95,38 @@ class Soak:
             status, headers, payload = self.d.request(
                 "POST", f"{API}/{name}/invocations", json.dumps(event).encode(), timeout=120)
         except OSError as e:
-            return f"connection error ({type(e).__name__})", (time.monotonic() - started) * 1000
+            return (f"connection error ({type(e).__name__})", (time.monotonic() - started) * 1000,
+                    f"{name}: {e}")
         ms = (time.monotonic() - started) * 1000
         if status == 429:
-            return "throttle", ms
+            return "throttle", ms, ""
         if status != 200:
-            return f"HTTP {status}", ms
+            return f"HTTP {status}", ms, f"{name}: {payload[:300]!r}"
         body = json.loads(payload) if payload else None
         error = headers.get("x-amz-function-error")
+        detail = f"{name} after {ms:.0f} ms: {str(body)[:300]}"
         if expect == "handler error":
-            return ("handler error" if error and body.get("errorType") == "ValueError"
-                    else f"wrong answer to a failing call: {body}"), ms
+            if error and body.get("errorType") == "ValueError":
+                return "handler error", ms, ""
+            return "wrong answer to a failing call", ms, detail
         if expect == "timeout":
-            return ("timeout" if error and body.get("errorType") == "Sandbox.Timedout"
-                    else f"wrong answer to a timing-out call: {body}"), ms
+            if error and body.get("errorType") == "Sandbox.Timedout":
+                return "timeout", ms, ""
+            return "wrong answer to a timing-out call", ms, detail
         if error:
-            return f"unexpected function error {body.get('errorType')}", ms
+            return f"unexpected function error {body.get('errorType')}", ms, detail
         if body.get("echo") != event["n"]:
-            return f"wrong payload {body}", ms
-        return "ok", ms
+            return "wrong payload", ms, detail
+        return "ok", ms, ""
 
     def worker(self, seed):
         rng = random.Random(seed)
         while time.monotonic() < self.end:
-            kind, ms = self.one_call(rng)
+            kind, ms, detail = self.one_call(rng)
             with self.lock:
                 self.records.append((self.minute(), kind, ms))
+            if detail:
+                log(f"  error: {kind}: {detail}")
             if kind == "throttle":
                 time.sleep(0.2 + rng.random() * 0.3)  # as an SDK backs off
 
