@@ -230,6 +230,16 @@ def main():
     d = Emberd(args, state, max_vm_memory_mib=args.max_vm_memory_mib)
     try:
         code = Soak(d, args.minutes, args.workers).run()
+        # What emberd itself said went wrong, for the errors above (its log goes with the
+        # state directory, which is in the test host's /tmp).
+        with open(os.path.join(state, "emberd.log"), "rb") as f:
+            emberd_log = f.read().decode(errors="replace")
+        notes = [line for line in emberd_log.splitlines()
+                 if "error" in line or "warning" in line or "ended without" in line]
+        if notes:
+            log(f"emberd's log: {len(notes)} lines with errors or warnings; the first 40:")
+            for line in notes[:40]:
+                log("  " + line[:400])
     finally:
         if d.stop() != 0:
             log(d.output())
