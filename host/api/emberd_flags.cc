@@ -6,6 +6,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <filesystem>
 #include <regex>
 #include <sstream>
 
@@ -248,9 +249,14 @@ Result<EmberdFlags> parse_emberd_flags(int argc, const char* const argv[]) {
   invoker.state_dir = c.state_dir;
   invoker.region = c.region;
   invoker.vmm_path = vm["vmm"].as<std::string>();
-  invoker.kernel = vm["kernel"].as<std::string>();
-  invoker.rootfs = vm["rootfs"].as<std::string>();
-  invoker.initramfs = vm["initramfs"].as<std::string>();
+  // Relative guest files are taken from where emberd started: VMMs and the jailer get
+  // absolute paths.
+  const auto absolute = [](const std::string& path) {
+    return path.empty() ? path : std::filesystem::absolute(path).lexically_normal().string();
+  };
+  invoker.kernel = absolute(vm["kernel"].as<std::string>());
+  invoker.rootfs = absolute(vm["rootfs"].as<std::string>());
+  invoker.initramfs = absolute(vm["initramfs"].as<std::string>());
   invoker.max_vm_memory_mib =
       vm.count("max-vm-memory-mib") ? vm["max-vm-memory-mib"].as<uint64_t>() : half_of_ram_mib();
   if (invoker.max_vm_memory_mib < 128) return usage_error("--max-vm-memory-mib must be >= 128");

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <unistd.h>
 
 #include <vector>
@@ -80,6 +82,17 @@ TEST(EmberdFlags, EveryFlagReachesTheConfig) {
   EXPECT_EQ(c.invoker.rootfs, "/r.erofs");
   EXPECT_EQ(c.invoker.initramfs, "/i.cpio");
   EXPECT_EQ(c.invoker.standby_vmms, 3u);
+}
+
+TEST(EmberdFlags, RelativeGuestFilesBecomeAbsolute) {
+  // The jailer binds them into each VMM's root, which needs absolute paths.
+  auto flags = parse({"--kernel", "build/vmlinux", "--rootfs", "./r.erofs", "--initramfs",
+                      "build/guest/../guest/initramfs.cpio"});
+  ASSERT_TRUE(flags.ok()) << flags.error().message();
+  const std::string cwd = std::filesystem::current_path().string();
+  EXPECT_EQ(flags->config.invoker.kernel, cwd + "/build/vmlinux");
+  EXPECT_EQ(flags->config.invoker.rootfs, cwd + "/r.erofs");
+  EXPECT_EQ(flags->config.invoker.initramfs, cwd + "/build/guest/initramfs.cpio");
 }
 
 TEST(EmberdFlags, RefusesBadValues) {
