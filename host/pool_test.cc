@@ -92,6 +92,12 @@ class PoolTest : public ::testing::Test {
     for (auto* dead : state_->dead_flags) *dead = true;
   }
   static int id_of(Lease& lease) { return static_cast<FakeVm&>(lease.vm()).id(); }
+  // A VM made outside the pool, as a boot makes one.
+  std::unique_ptr<PooledVm> booted_vm(int id) {
+    std::lock_guard lock(state_->mu);
+    ++state_->live;
+    return std::make_unique<FakeVm>(state_, id);
+  }
 
   std::shared_ptr<FakeState> state_ = std::make_shared<FakeState>();
   const SnapshotSpec a_{"/snap/a", 128, {}};
@@ -200,13 +206,7 @@ TEST_F(PoolTest, AnAdoptedVmCountsAgainstTheCapAndIsKeptWarm) {
   auto pool = make_pool(PoolOptions{.max_mem_mib = 256});
   auto charge = pool->charge(128);
   ASSERT_TRUE(charge.ok());
-  std::unique_ptr<PooledVm> booted;
-  {
-    std::lock_guard lock(state_->mu);
-    ++state_->live;
-    booted = std::make_unique<FakeVm>(state_, 99);
-  }
-  Lease lease = pool->adopt(a_, std::move(booted), std::move(charge).value());
+  Lease lease = pool->adopt(a_, booted_vm(99), std::move(charge).value());
   EXPECT_FALSE(lease.warm());
   EXPECT_EQ(pool->stats().mem_mib_held, 128u);
   EXPECT_EQ(pool->stats().snapshots.at(a_.dir).target, 0u);  // adopting asks for no ready VMs
@@ -226,13 +226,7 @@ TEST_F(PoolTest, AVmAdoptedForARemovedSnapshotIsDestroyedWhenReleased) {
   pool->remove(a_.dir);
   auto charge = pool->charge(128);
   ASSERT_TRUE(charge.ok());
-  std::unique_ptr<PooledVm> booted;
-  {
-    std::lock_guard lock(state_->mu);
-    ++state_->live;
-    booted = std::make_unique<FakeVm>(state_, 7);
-  }
-  Lease lease = pool->adopt(a_, std::move(booted), std::move(charge).value());
+  Lease lease = pool->adopt(a_, booted_vm(7), std::move(charge).value());
   lease.release(true);
   EXPECT_EQ(count(&FakeState::live), 0);
   EXPECT_EQ(pool->stats().mem_mib_held, 0u);
