@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,7 +101,9 @@ struct Daemon {
                                          .region = config.region}),
         authenticating(api, authenticator),
         server(config.insecure_no_auth ? static_cast<HttpHandler&>(api) : authenticating,
-               HttpServerOptions{.max_connections = config.max_connections}) {
+               HttpServerOptions{.max_connections = config.max_connections,
+                                 .handler_threads = config.handler_threads,
+                                 .request_timeout = config.request_timeout}) {
     api.accept_events(*events);
     event_config_api.add_routes(api.router());
     url_api.add_routes(api.router());
@@ -150,6 +153,26 @@ struct Daemon {
   AuthenticatingHandler authenticating;  // api behind the authenticator
   HttpServer server;
 };
+
+// Every HTTP connection takes a descriptor, and so do VMs and stores: the soft limit is
+// raised to the hard one, and a hard limit too small for --max-connections is named.
+void raise_descriptor_limit(size_t max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  const rlim_t wanted = max_connections + 1024;
+  if (limit.rlim_cur < wanted) {
+    std::fprintf(stderr,
+                 "emberd: warning: RLIMIT_NOFILE is %llu, less than --max-connections + 1024 "
+                 "(%llu): clients may wait unaccepted; raise it (ulimit -n, systemd's "
+                 "LimitNOFILE=) or lower --max-connections\n",
+                 static_cast<unsigned long long>(limit.rlim_cur),
+                 static_cast<unsigned long long>(wanted));
+  }
+}
 
 Status make_state_dir(const std::string& dir) {
   // 0700: the database holds functions' environment variables. Parents as mkdir -p.
@@ -205,6 +228,7 @@ Result<std::unique_ptr<Daemon>> start(const EmberdConfig& config) {
     EMBER_TRY(access_keys, load_access_keys(config.credentials_file));
   }
   const size_t key_count = access_keys.size();
+  raise_descriptor_limit(config.max_connections);
   EMBER_CHECK(make_state_dir(config.state_dir));
   std::unique_ptr<net::HostNetwork> network;
   if (config.network) {

@@ -60,8 +60,13 @@ po::options_description describe_flags() {
        "initramfs with ember-agent as /init")
       ("drain-timeout-s", po::value<uint32_t>()->default_value(30),
        "on SIGTERM/SIGINT, how long in-flight requests may take to finish (0..3600)")
-      ("max-connections", po::value<size_t>()->default_value(256),
-       "connections served at once (1..65536); more wait in the listen backlog")
+      ("max-connections", po::value<size_t>()->default_value(4096),
+       "HTTP connections open at once (1..65536); a client over the bound gets a 503")
+      ("request-timeout-s", po::value<uint32_t>()->default_value(60),
+       "a request's head and body must arrive within this of its first byte, and its "
+       "response be taken within it (1..3600)")
+      ("handler-threads", po::value<size_t>()->default_value(256),
+       "requests handled at once (1..4096), a thread each; more wait in a queue")
       ("async-retry-delay-seconds", po::value<uint32_t>()->default_value(60),
        "the wait before an Event invocation's first retry after a function error; the second "
        "waits twice as long (1..3600; Lambda: 60)")
@@ -180,9 +185,18 @@ Result<EmberdFlags> parse_emberd_flags(int argc, const char* const argv[]) {
   const uint32_t drain = vm["drain-timeout-s"].as<uint32_t>();
   if (drain > 3600) return usage_error("--drain-timeout-s must be 0..3600");
   c.drain_timeout = std::chrono::seconds(drain);
+  const uint32_t request_timeout = vm["request-timeout-s"].as<uint32_t>();
+  if (request_timeout < 1 || request_timeout > 3600) {
+    return usage_error("--request-timeout-s must be 1..3600");
+  }
+  c.request_timeout = std::chrono::seconds(request_timeout);
   c.max_connections = vm["max-connections"].as<size_t>();
   if (c.max_connections < 1 || c.max_connections > 65536) {
     return usage_error("--max-connections must be 1..65536");
+  }
+  c.handler_threads = vm["handler-threads"].as<size_t>();
+  if (c.handler_threads < 1 || c.handler_threads > 4096) {
+    return usage_error("--handler-threads must be 1..4096");
   }
 
   const uint32_t retry_delay = vm["async-retry-delay-seconds"].as<uint32_t>();

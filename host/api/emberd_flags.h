@@ -30,7 +30,9 @@ struct EmberdConfig {
   std::string socket_group = "ember";  // the Unix socket's group (mode 0660)
   std::string region = "us-east-1";
   std::chrono::seconds drain_timeout{30};
-  size_t max_connections = 256;
+  size_t max_connections = 4096;   // open HTTP connections
+  size_t handler_threads = 256;    // requests handled at once
+  std::chrono::seconds request_timeout{60};  // a request's whole head and body, and its response
   std::chrono::seconds async_retry_delay{60};  // before the first retry after a function error
   uint32_t async_workers = 4;                  // Event invocations run at once
   // --redis [NAME=]URL, repeatable: the Redis servers event source mappings read and

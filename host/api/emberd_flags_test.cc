@@ -61,6 +61,10 @@ TEST(EmberdFlags, EveryFlagReachesTheConfig) {
                       "5",
                       "--max-connections",
                       "8",
+                      "--handler-threads",
+                      "16",
+                      "--request-timeout-s",
+                      "9",
                       "--standby-vmms",
                       "3"});
   ASSERT_TRUE(flags.ok()) << flags.error().message();
@@ -74,6 +78,8 @@ TEST(EmberdFlags, EveryFlagReachesTheConfig) {
   EXPECT_EQ(c.region, "eu-west-1");
   EXPECT_EQ(c.drain_timeout, std::chrono::seconds(5));
   EXPECT_EQ(c.max_connections, 8u);
+  EXPECT_EQ(c.handler_threads, 16u);
+  EXPECT_EQ(c.request_timeout, std::chrono::seconds(9));
   EXPECT_EQ(c.invoker.state_dir, "/tmp/state");
   EXPECT_EQ(c.invoker.region, "eu-west-1");
   EXPECT_EQ(c.invoker.max_vm_memory_mib, 4096u);
@@ -101,6 +107,8 @@ TEST(EmberdFlags, RefusesBadValues) {
   EXPECT_FALSE(parse({"--region", "Mars"}).ok());
   EXPECT_FALSE(parse({"--max-vm-memory-mib", "64"}).ok());
   EXPECT_FALSE(parse({"--max-connections", "0"}).ok());
+  EXPECT_FALSE(parse({"--handler-threads", "0"}).ok());
+  EXPECT_FALSE(parse({"--request-timeout-s", "0"}).ok());
   EXPECT_FALSE(parse({"--socket", ""}).ok());
   EXPECT_FALSE(parse({"--drain-timeout-s", "x"}).ok());
   EXPECT_FALSE(parse({"--standby-vmms", "65"}).ok());

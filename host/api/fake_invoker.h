@@ -1,8 +1,9 @@
-// FakeInvoker (tests only): echoes the payload; can fail, throttle, time out or sleep.
+// FakeInvoker (tests only): echoes the payload; can fail, throttle, time out, sleep or run a hook.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@ class FakeInvoker : public Invoker {
       requests_.push_back(request);
     }
     std::this_thread::sleep_for(sleep);
+    if (during_invoke) during_invoke(request);
     if (fail_with_service_error) {
       return invoke_error(InvokeErrorType::kServiceException, "fake invoke", "it broke");
     }
@@ -60,6 +62,7 @@ class FakeInvoker : public Invoker {
   bool fail_with_service_error = false;
   bool throttle = false;
   bool time_out = false;
+  std::function<void(const InvokeRequest&)> during_invoke;  // runs inside each invoke()
   InvokeTiming timing{.queue_ms = 0.5, .handler_ms = 12.34, .total_ms = 13.5, .cold = false};
   std::atomic<bool> shut_down{false};
 

@@ -1,10 +1,17 @@
-// HttpServer: HTTP/1.1 with a bounded thread per connection, keep-alive, timeouts and drain.
+// HttpServer: HTTP/1.1 over asynchronous I/O (Boost.Asio and Beast) with keep-alive, a bound
+// on open connections, whole-request deadlines and drain. Handlers run on a thread pool.
 #pragma once
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -19,12 +26,13 @@ namespace ember::host {
 
 // Why a request was answered without reaching HttpHandler::handle().
 enum class HttpRejection {
-  kMalformed,       // not HTTP/1.x the parser accepts
-  kHeaderTooLarge,  // the request line and headers pass max_header_bytes
-  kBodyTooLarge,    // the body passes body_limit() for its route
+  kMalformed,           // not HTTP/1.x the parser accepts
+  kHeaderTooLarge,      // the request line and headers pass max_header_bytes
+  kBodyTooLarge,        // the body passes body_limit() for its route
+  kTooManyConnections,  // the connection would pass max_connections
 };
 
-// What the server serves. Called from many connection threads at once.
+// What the server serves. Called from many handler threads at once.
 class HttpHandler {
  public:
   virtual ~HttpHandler() = default;
@@ -32,21 +40,28 @@ class HttpHandler {
   // read: the request is answered with reject(kBodyTooLarge) and the connection closed.
   virtual size_t body_limit(std::string_view method, std::string_view path) const = 0;
   virtual HttpResponse handle(const HttpRequest& request) = 0;
-  // The answer to a request that never reached handle(); detail says what was wrong.
+  // The answer to a request that never reached handle(); detail says what was wrong. Called
+  // on the server's I/O thread: it must not block.
   virtual HttpResponse reject(HttpRejection why, std::string_view method, std::string_view path,
                               std::string_view detail) const = 0;
 };
 
 struct HttpServerOptions {
-  // Connections served at once; further ones wait in the listen backlog until one closes.
-  size_t max_connections = 256;
+  // Connections open at once. A client connecting over the bound gets
+  // reject(kTooManyConnections) and its connection is closed.
+  size_t max_connections = 4096;
+  // Requests handled at once, one handler thread each; further complete requests wait in a
+  // queue (an idle connection, or one whose request is still arriving, holds no thread).
+  size_t handler_threads = 256;
   // A keep-alive connection with no request for this long is closed.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
-  // A read or write of a request or response that makes no progress for this long closes
-  // the connection (a client that stalls mid-request).
-  std::chrono::milliseconds io_timeout{std::chrono::seconds(30)};
+  // A request's line, headers and body must all arrive within this of its first byte, and a
+  // response must be written within it; else the connection is closed (a slow client).
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
   size_t max_header_bytes = 64 * 1024;
 };
+
+class HttpConnection;
 
 class HttpServer {
  public:
@@ -57,32 +72,38 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Serves the listeners from a background accept thread until stop().
+  // Serves the listeners from the I/O thread until stop().
   Status start(std::vector<Listener> listeners);
 
   // Stops accepting (closes the listeners) and closes idle connections; requests being
-  // read or handled finish and get their response (with "Connection: close"). Returns at
-  // once.
+  // read or handled finish and get their response (with "Connection: close"). Returns once
+  // the listeners are closed.
   void stop();
   // Waits until no connection is open; false when timeout passes first.
   bool wait_idle(std::chrono::milliseconds timeout);
   size_t open_connections() const;
 
  private:
-  void accept_loop();
-  void serve(UniqueFd connection);
-  // Waits until a request starts arriving; false on idle timeout, stop or error.
-  bool wait_for_request(int fd) const;
+  friend class HttpConnection;
+  // Each of a listener's pending connections is accepted, served or refused.
+  void watch(size_t listener);
+  void accept_all(size_t listener);
+  void closed(HttpConnection* connection);  // from ~HttpConnection
 
   HttpHandler& handler_;
   const HttpServerOptions options_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> io_work_;
+  boost::asio::thread_pool handlers_;
   std::vector<Listener> listeners_;
-  UniqueFd stop_event_;  // an eventfd the accept thread polls
+  // Copies of the listeners' fds that the I/O thread waits on.
+  std::vector<std::unique_ptr<boost::asio::posix::stream_descriptor>> watched_;
   std::atomic<bool> stopping_{false};
   mutable std::mutex mu_;
-  std::condition_variable changed_;  // connections_ went down, or stopping
-  size_t connections_ = 0;
-  std::thread acceptor_;
+  std::condition_variable changed_;  // a connection closed
+  std::map<HttpConnection*, std::weak_ptr<HttpConnection>> open_;  // served, not refused
+  size_t refusing_ = 0;  // connections over the bound being answered 503
+  std::thread io_thread_;
 };
 
 }  // namespace ember::host

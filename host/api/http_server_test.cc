@@ -307,18 +307,56 @@ TEST_F(HttpServerTest, OnlyTcpRequestsAreAuthenticated) {
   server_.reset();  // before `authenticating` goes
 }
 
-TEST_F(HttpServerTest, TheConnectionBoundQueuesNewClients) {
+TEST_F(HttpServerTest, AClientOverTheConnectionBoundGetsA503) {
   start({.max_connections = 1, .idle_timeout = milliseconds(500)});
   RawClient first(socket_);
   first.send(list_request());
   ASSERT_EQ(status_line(first.read_responses(1)), "HTTP/1.1 200 OK");
-  // `first` stays open and idle: the second client waits until the idle timeout closes it.
-  const auto start_time = std::chrono::steady_clock::now();
-  RawClient second(socket_);
-  second.send(list_request());
-  EXPECT_EQ(status_line(second.read_responses(1)), "HTTP/1.1 200 OK");
-  EXPECT_GE(std::chrono::steady_clock::now() - start_time, milliseconds(300));
-  EXPECT_TRUE(first.closed_by_server(milliseconds(1000)));
+  // `first` stays open and idle: the second client is over the bound.
+  {
+    RawClient second(socket_);
+    second.send(list_request());
+    const std::string refused = second.read_responses(1);
+    EXPECT_EQ(status_line(refused), "HTTP/1.1 503 Service Unavailable");
+    EXPECT_NE(refused.find("x-amzn-ErrorType: ServiceUnavailableException"), std::string::npos);
+    EXPECT_NE(refused.find("--max-connections"), std::string::npos);
+    EXPECT_TRUE(second.closed_by_server(milliseconds(1000)));
+  }
+  // Once the idle timeout closed `first`, there is room again.
+  EXPECT_TRUE(first.closed_by_server(milliseconds(1500)));
+  ASSERT_TRUE(server_->wait_idle(milliseconds(1000)));
+  expect_healthy();
+}
+
+TEST_F(HttpServerTest, ARequestMustArriveWholeWithinItsDeadline) {
+  start({.request_timeout = milliseconds(600)});
+  // A slow client sends a byte every 100 ms: each read makes progress, the request never
+  // ends, and the whole-request deadline closes it.
+  RawClient slow(socket_);
+  const std::string request = list_request();
+  const auto started = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (size_t i = 0; i < request.size() - 1 && !closed; ++i) {
+    slow.send(request.substr(i, 1));
+    closed = slow.closed_by_server(milliseconds(100));
+  }
+  EXPECT_TRUE(closed || slow.closed_by_server(milliseconds(1000)));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(2500));
+  EXPECT_EQ(server_->open_connections(), 0u);
+  expect_healthy();
+}
+
+TEST_F(HttpServerTest, IdleAndSlowClientsHoldNoHandlerThread) {
+  start({.handler_threads = 1});
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 300; ++i) {
+    idle.push_back(std::make_unique<RawClient>(socket_));
+    ASSERT_TRUE(idle.back()->connected());
+    if (i % 2 == 0) idle.back()->send("POST /2015-03-31/functions HTTP/1.1\r\nHost: x\r\n");
+  }
+  // With one handler thread, every request still gets its answer.
+  for (int i = 0; i < 5; ++i) expect_healthy();
+  EXPECT_GE(server_->open_connections(), 300u);
 }
 
 TEST_F(HttpServerTest, StopFinishesInFlightRequestsAndClosesIdleOnes) {
@@ -338,7 +376,7 @@ TEST_F(HttpServerTest, StopFinishesInFlightRequestsAndClosesIdleOnes) {
   const std::string response = busy.read_responses(1);
   EXPECT_EQ(status_line(response), "HTTP/1.1 200 OK");
   EXPECT_NE(response.find("Connection: close"), std::string::npos);
-  EXPECT_TRUE(server_->wait_idle(milliseconds(2000)));
+  EXPECT_TRUE(server_->wait_idle(milliseconds(5000)));  // after its 2 s drain
   EXPECT_EQ(server_->open_connections(), 0u);
 }
 

@@ -1,6 +1,7 @@
 // InvocationRunner: the invoker call, the REPORT line's fields and the log append.
 #include "host/api/invocation_runner.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -67,6 +68,13 @@ Result<InvocationResult> InvocationRunner::run(const FunctionRecord& function,
   request.payload = input.payload;
   request.client_context = input.client_context;
   request.received = input.received;
+  // The code image stays while the invocation may attach it to a VM, even if the function's
+  // code is replaced meanwhile.
+  auto code_use = code_.use(function.code_sha256_hex);
+  if (!code_use.ok()) {
+    return Error{ESTALE, "invoke " + function.name,
+                 "its code was replaced while this invocation started; send it again"};
+  }
   auto outcome = invoker_.invoke(request);
   if (!outcome.ok()) {
     std::fprintf(stderr, "emberd: invoke %s (%s): %s\n", function.name.c_str(),

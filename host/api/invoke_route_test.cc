@@ -7,6 +7,7 @@
 namespace ember::host {
 namespace {
 
+namespace fs = std::filesystem;
 using nlohmann::json;
 
 class InvokeTest : public ApiTest {
@@ -183,6 +184,23 @@ TEST_F(InvokeTest, LogRouteFollowsByOffset) {
   EXPECT_EQ(more.body.find(first), std::string::npos);
   EXPECT_EQ(error_of(call("GET", "/ember/v1/functions/echo/logs?offset=-1")),
             "400 ValidationException");
+}
+
+TEST_F(InvokeTest, CodeReplacedDuringAnInvocationStaysUntilItEnds) {
+  create_ok("moving", hello_zip("v1"));
+  const std::string old_image = dir_ + "/code/" + hex_encode(sha256(hello_zip("v1"))) + ".erofs";
+  bool image_there_after_update = false;
+  invoker_.during_invoke = [&](const InvokeRequest& request) {
+    EXPECT_EQ(request.fn.code_image_path, old_image);
+    const HttpResponse updated = call("PUT", "/2015-03-31/functions/moving/code",
+                                      json{{"ZipFile", base64_encode(hello_zip("v2"))}}.dump());
+    EXPECT_EQ(updated.status, 200) << updated.body;
+    image_there_after_update = fs::exists(old_image);
+  };
+  EXPECT_EQ(invoke("{}", {}, "moving").status, 200);
+  EXPECT_TRUE(image_there_after_update);  // the VM being started may still attach it
+  EXPECT_FALSE(fs::exists(old_image));    // the invocation's end removed it
+  EXPECT_FALSE(fs::exists(dir_ + "/code/" + hex_encode(sha256(hello_zip("v1"))) + ".zip"));
 }
 
 }  // namespace

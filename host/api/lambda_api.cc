@@ -101,6 +101,12 @@ HttpResponse LambdaApi::reject(HttpRejection why, std::string_view method, std::
                                                   " bytes" + operation));
       break;
     }
+    case HttpRejection::kTooManyConnections:
+      response = error_response({503, "ServiceUnavailableException",
+                                 "Too many connections: " + std::string(detail) +
+                                     ". Retry later, or close idle connections"});
+      response.set_header("Retry-After", "1");
+      break;
   }
   response.set_header("x-amzn-RequestId", random_uuid());
   return response;

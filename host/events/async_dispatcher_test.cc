@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "host/api/fake_invoker.h"
+#include "host/store/test_zip.h"
 
 namespace ember::host {
 namespace {
@@ -46,6 +47,9 @@ class DispatcherTest : public ::testing::Test {
     FunctionRecord record{.name = name, .runtime = "python3.11", .handler = "app.handler"};
     record.dead_letter_arn = dead_letter;
     record.revision_id = "r1";
+    auto code = code_->put(hello_zip(name));
+    ASSERT_TRUE(code.ok()) << code.error().message();
+    record.code_sha256_hex = code->sha256_hex;
     ASSERT_TRUE(functions_->create(record).ok());
   }
   static std::string arn(const std::string& name) {

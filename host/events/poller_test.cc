@@ -12,6 +12,7 @@
 #include "host/events/async_dispatcher.h"
 #include "host/events/queue_poller.h"
 #include "host/events/redis_stream_writer.h"
+#include "host/store/test_zip.h"
 #include "host/events/redis_test_server.h"
 #include "host/events/stream_poller.h"
 #include "host/store/encoding.h"
@@ -87,6 +88,9 @@ class PollerTest : public RedisServerTest {
     events_ = std::move(EventQueue::open(state_ + "/events.db")).value();
     runner_.emplace(*code_, *logs_, invoker_, "us-east-1");
     FunctionRecord record{.name = "consumer", .runtime = "python3.11", .handler = "app.h"};
+    auto code = code_->put(hello_zip());
+    ASSERT_TRUE(code.ok()) << code.error().message();
+    record.code_sha256_hex = code->sha256_hex;
     ASSERT_TRUE(functions_->create(record).ok());
     auto connection = RedisConnection::connect(tcp_server(), std::chrono::seconds(2),
                                                std::chrono::seconds(5));

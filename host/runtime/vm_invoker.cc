@@ -215,12 +215,19 @@ void VmInvoker::limit(Environment& env, const FunctionSpec& fn) {
   if (env.vm().cgroup() != nullptr) env.cpus_after_first = cpu_share_for_memory(fn.memory_mb);
 }
 
+bool VmInvoker::current(const FunctionSpec& fn) const {
+  const auto it = functions_.find(fn.name);
+  return it != functions_.end() && it->second.revision == fn.revision_id;
+}
+
 void VmInvoker::record_working_set(const FunctionSpec& fn, Environment& env) {
   if (!std::exchange(env.first_after_restore, false)) return;
   const auto t0 = Clock::now();
   auto pages = record_snapshot_working_set(env.vm().process().pid(),
                                            snapshot_dir(fn.name, fn.revision_id));
   if (!pages.ok()) {
+    std::lock_guard lock(mu_);
+    if (!current(fn)) return;  // retired meanwhile: its snapshot is gone, and nothing restores it
     std::fprintf(stderr, "emberd: %s: warning: %s; its restores fault their pages in as they go\n",
                  fn.name.c_str(), pages.error().message().c_str());
   } else if (*pages > 0) {
@@ -311,8 +318,7 @@ Result<VmInvoker::ColdStart> VmInvoker::boot_and_init(const InvokeRequest& reque
   // Retired meanwhile (updated or deleted during this boot and init): no snapshot or pool
   // entry of a dead revision may survive. This invocation still runs on its VM, which goes
   // when it ends.
-  const auto it = functions_.find(fn.name);
-  const bool retired = it == functions_.end() || it->second.revision != fn.revision_id;
+  const bool retired = !current(fn);
   if (retired && snap.ok()) {
     std::error_code ec;
     fs::remove_all(clone.dir, ec);

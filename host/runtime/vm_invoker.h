@@ -83,6 +83,8 @@ class VmInvoker : public Invoker {
   Result<ColdStart> boot_and_init(const InvokeRequest& request);
   Result<ColdStart> restore(const FunctionSpec& fn);
   void limit(Environment& env, const FunctionSpec& fn);
+  // Whether fn's revision is still the function's (not retired); mu_ held.
+  bool current(const FunctionSpec& fn) const;
   // After a restored VM's first invocation: records its snapshot's working set, unless the
   // snapshot has one (host/snapshot_working_set.h).
   void record_working_set(const FunctionSpec& fn, Environment& env);

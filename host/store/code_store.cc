@@ -6,6 +6,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -112,6 +113,31 @@ Status remove_file(const std::string& path) {
 
 }  // namespace
 
+// Which packages are in use, and which of those lost their record and await their last use.
+struct CodeUse::Table {
+  std::mutex mu;
+  std::map<std::string, int> uses;  // by hash; no entry when unused
+  std::set<std::string> doomed;     // removed while in use: the image goes with the last use
+};
+
+CodeUse::~CodeUse() {
+  if (!table_) return;
+  std::lock_guard lock(table_->mu);
+  if (--table_->uses[sha256_hex_] > 0) return;
+  table_->uses.erase(sha256_hex_);
+  if (table_->doomed.erase(sha256_hex_) == 0) return;
+  std::error_code ec;
+  fs::remove(image_, ec);
+  if (ec) {
+    std::fprintf(stderr, "emberd: remove %s: %s\n", image_.c_str(), ec.message().c_str());
+  }
+}
+
+CodeStore::CodeStore(std::string dir, std::string mkfs_erofs)
+    : dir_(std::move(dir)),
+      mkfs_erofs_(std::move(mkfs_erofs)),
+      uses_(std::make_shared<CodeUse::Table>()) {}
+
 Result<CodeStore> CodeStore::open(const std::string& dir, std::string mkfs_erofs) {
   std::error_code ec;
   fs::create_directories(dir + "/tmp", ec);
@@ -139,13 +165,19 @@ bool CodeStore::contains(const std::string& sha256_hex) const {
 }
 
 Result<StoredCode> CodeStore::put(std::string_view zip) {
-  auto stored = store(zip);
+  const std::string digest = sha256(zip);
+  {
+    // Stored again while its last use is pending: that use must not remove it any more (a
+    // failed put leaves the image for the next start's collect_garbage()).
+    std::lock_guard lock(uses_->mu);
+    uses_->doomed.erase(hex_encode(digest));
+  }
+  auto stored = store(zip, digest);
   if (!stored.ok()) return with_space_hint(stored.error(), dir_);
   return stored;
 }
 
-Result<StoredCode> CodeStore::store(std::string_view zip) {
-  const std::string digest = sha256(zip);
+Result<StoredCode> CodeStore::store(std::string_view zip, const std::string& digest) {
   StoredCode code{hex_encode(digest), base64_encode(digest), zip.size()};
   if (contains(code.sha256_hex)) return code;
 
@@ -190,10 +222,25 @@ Result<std::string> CodeStore::read_zip(const std::string& sha256_hex) const {
   }
 }
 
+Result<CodeUse> CodeStore::use(const std::string& sha256_hex) const {
+  std::lock_guard lock(uses_->mu);
+  if (!contains(sha256_hex) || uses_->doomed.contains(sha256_hex)) {
+    return Error{ENOENT, "use code " + sha256_hex,
+                 "the package is no longer stored: the function's code changed meanwhile"};
+  }
+  ++uses_->uses[sha256_hex];
+  return CodeUse(uses_, sha256_hex, image_path(sha256_hex));
+}
+
 Status CodeStore::remove(const std::string& sha256_hex) {
   if (!is_sha256_hex(sha256_hex)) return make_error("remove code", "bad hash " + sha256_hex);
+  std::lock_guard lock(uses_->mu);
   // The zip first: a package without its zip no longer counts as stored.
   EMBER_CHECK(remove_file(zip_path(sha256_hex)));
+  if (uses_->uses.contains(sha256_hex)) {
+    uses_->doomed.insert(sha256_hex);
+    return {};
+  }
   return remove_file(image_path(sha256_hex));
 }
 

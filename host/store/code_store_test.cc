@@ -121,6 +121,40 @@ TEST_F(CodeStoreTest, GarbageCollectionKeepsOnlyWhatIsInUse) {
   EXPECT_TRUE(store->remove(kept->sha256_hex).ok());  // already gone is fine
 }
 
+TEST_F(CodeStoreTest, AnImageInUseIsRemovedWithItsLastUse) {
+  auto store = CodeStore::open(dir_ + "/code");
+  ASSERT_TRUE(store.ok());
+  auto code = store->put(hello_zip("used"));
+  ASSERT_TRUE(code.ok());
+  const std::string image = store->image_path(code->sha256_hex);
+  {
+    auto first = store->use(code->sha256_hex);
+    auto second = store->use(code->sha256_hex);
+    ASSERT_TRUE(first.ok() && second.ok());
+    ASSERT_TRUE(store->remove(code->sha256_hex).ok());
+    EXPECT_FALSE(store->contains(code->sha256_hex));  // its zip went at once
+    EXPECT_TRUE(fs::exists(image));
+    EXPECT_EQ(store->use(code->sha256_hex).error().code, ENOENT);  // no new uses
+    { CodeUse moved = std::move(first).value(); }
+    EXPECT_TRUE(fs::exists(image));  // the second use still holds it
+  }
+  EXPECT_FALSE(fs::exists(image));
+}
+
+TEST_F(CodeStoreTest, APackageStoredAgainOutlivesTheLastUseOfItsRemovedCopy) {
+  auto store = CodeStore::open(dir_ + "/code");
+  ASSERT_TRUE(store.ok());
+  auto code = store->put(hello_zip("back"));
+  ASSERT_TRUE(code.ok());
+  {
+    auto use = store->use(code->sha256_hex);
+    ASSERT_TRUE(use.ok());
+    ASSERT_TRUE(store->remove(code->sha256_hex).ok());
+    ASSERT_TRUE(store->put(hello_zip("back")).ok());
+  }
+  EXPECT_TRUE(store->contains(code->sha256_hex));
+}
+
 TEST_F(CodeStoreTest, OpenClearsLeftoversOfInterruptedPuts) {
   fs::create_directories(dir_ + "/code/tmp/put-abc/root");
   auto store = CodeStore::open(dir_ + "/code");

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -234,6 +235,58 @@ class FaultsTest(unittest.TestCase):
         if any(left.values()):
             self.assertIn("removed what an earlier emberd", self.d.output())
         self.assertEqual(self.invoke("survivor", {})[0], 200)
+
+    def test_7_a_full_state_file_system_refuses_new_code_and_keeps_serving(self):
+        self.assertEqual(self.d.stop(), 0)  # its VMs' memory is this test's
+        mount = tempfile.mkdtemp(prefix="ember-full-", dir=os.environ.get("EMBER_E2E_TMP"))
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=700m", "tmpfs", mount], check=True)
+        full = None
+        try:
+            full = Emberd(ARGS, mount)
+            small = {"Runtime": "python3.11", "Handler": "app.handler", "MemorySize": 256,
+                     "Role": "arn:aws:iam::000000000000:role/e2e", "Timeout": 60}
+
+            def create(name, source):
+                return full.request("POST", API, dict(small, FunctionName=name, Code={
+                    "ZipFile": make_zip({"app.py": (source, 0o644)})}))
+
+            def invoke(name):
+                status, headers, payload = full.request("POST", f"{API}/{name}/invocations", b"{}")
+                return status, headers.get("x-amz-function-error"), json.loads(payload)
+
+            self.assertEqual(create("kept", COUNTER)[0], 201)
+            self.assertEqual(invoke("kept"), (200, None, {"calls": 1}))  # booted, snapshotted
+            _, _, before = full.request("GET", f"{API}/kept")
+            with open(os.path.join(mount, "filler"), "wb") as filler:
+                try:
+                    while True:
+                        filler.write(b"\0" * (1 << 20))
+                        filler.flush()
+                except OSError:
+                    pass
+            status, _, payload = create("refused", COUNTER.replace("calls = 0", "calls = 10"))
+            message = json.loads(payload).get("message", "")
+            print(f"CreateFunction on a full state file system: {status} {message}", file=sys.stderr)
+            self.assertEqual(status, 500, payload)
+            self.assertIn(f"file system mounted at {mount}", message)
+            self.assertIn("is full", message)
+            status, _, payload = full.request("PUT", f"{API}/kept/code", {
+                "ZipFile": make_zip({"app.py": (COUNTER + "# v2\n", 0o644)})})
+            self.assertEqual(status, 500, payload)
+            self.assertIn(f"file system mounted at {mount}", json.loads(payload).get("message", ""))
+            _, _, after = full.request("GET", f"{API}/kept")
+            self.assertEqual(json.loads(after)["Configuration"]["CodeSha256"],
+                             json.loads(before)["Configuration"]["CodeSha256"])
+            self.assertEqual(full.request("GET", f"{API}/refused")[0], 404)
+            self.assertEqual(invoke("kept"), (200, None, {"calls": 2}))  # warm
+            os.remove(os.path.join(mount, "filler"))
+            self.assertEqual(create("refused", COUNTER)[0], 201)  # room again: it works
+        finally:
+            if full is not None:
+                full.stop()
+            subprocess.run(["umount", mount], check=False)
+            os.rmdir(mount)
+            type(self).d = Emberd(ARGS, self.state)
 
     def leftovers(self):
         """The socket files, jail directories and empty VM cgroups there are now."""
