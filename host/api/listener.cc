@@ -15,7 +15,9 @@
 namespace ember::host {
 namespace {
 
-constexpr int kBacklog = 128;
+// Connections the kernel completes before emberd accepts them (the I/O thread accepts them
+// all as they come; a burst of clients waits here, not refused).
+constexpr int kBacklog = 1024;
 
 // Whether some process accepts connections on the Unix socket at path.
 bool someone_listens(const sockaddr_un& address) {
