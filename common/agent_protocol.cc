@@ -172,7 +172,7 @@ struct PayloadWriter {
   }
   void operator()(const Invoke& m) {
     w.bytes(m.request_id);
-    w.u64(m.deadline_unix_ms);
+    w.u64(m.budget_ms);
     w.bytes(m.invoked_function_arn);
     w.bytes(m.trace_id);
     w.bytes(m.client_context);
@@ -338,7 +338,7 @@ Result<AgentMessage> decode_payload(MessageType type, std::string_view payload) 
     case MessageType::kInvoke: {
       Invoke m;
       m.request_id = r.bytes("request_id");
-      m.deadline_unix_ms = r.u64("deadline_unix_ms");
+      m.budget_ms = r.u64("budget_ms");
       m.invoked_function_arn = r.bytes("invoked_function_arn");
       m.trace_id = r.bytes("trace_id");
       m.client_context = r.bytes("client_context");

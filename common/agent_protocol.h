@@ -136,7 +136,10 @@ struct InitResult {
 // any session (after a restore, a new one); the agent runs one invocation at a time.
 struct Invoke {
   std::string request_id;         // Lambda-Runtime-Aws-Request-Id
-  uint64_t deadline_unix_ms = 0;  // Lambda-Runtime-Deadline-Ms
+  // The handler's time left as the host sent this. The agent's Lambda-Runtime-Deadline-Ms
+  // is its own wall clock at receipt plus this: right even when the guest's clock and the
+  // host's disagree.
+  uint64_t budget_ms = 0;
   std::string invoked_function_arn;
   std::string trace_id;          // Lambda-Runtime-Trace-Id; empty: header left out
   std::string client_context;    // Lambda-Runtime-Client-Context; empty: left out

@@ -54,7 +54,7 @@ InitResult sample_init_result() {
 Invoke sample_invoke() {
   Invoke r;
   r.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
-  r.deadline_unix_ms = 1'700'000'003'000ull;
+  r.budget_ms = 3000;
   r.invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:f";
   r.trace_id = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1";
   r.client_context = "{}";
@@ -302,7 +302,7 @@ TEST(AgentProtocol, RuntimeMessagesRejectTruncationByFieldName) {
       {MessageType::kInitRuntime, init.substr(0, 6), "runtime"},
       {MessageType::kInitResult, init_result.substr(0, init_result.size() - 1), "init_duration_ns"},
       {MessageType::kInvoke, invoke.substr(0, invoke.size() - 3), "payload"},
-      {MessageType::kInvoke, invoke.substr(0, 4 + 36 + 5), "deadline_unix_ms"},
+      {MessageType::kInvoke, invoke.substr(0, 4 + 36 + 5), "budget_ms"},
       {MessageType::kInvokeResult, invoke_result.substr(0, invoke_result.size() - 4),
        "term_signal"},
       {MessageType::kInvokeResult, "", "status"},

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 
 #include "common/unique_fd.h"
 #include "guest-agent/monotonic_clock.h"
@@ -24,7 +25,19 @@ bool hung_up(int fd) {
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+// CLOCK_REALTIME in milliseconds since the epoch.
+uint64_t realtime_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
 }  // namespace
+
+uint64_t InvocationBroker::deadline_unix_ms() const {
+  std::lock_guard lock(mu_);
+  return deadline_unix_ms_;
+}
 
 void InvocationBroker::wake_next_waiters() {
   uint64_t one = 1;
@@ -130,6 +143,7 @@ Status InvocationBroker::begin(Invoke invoke) {
   if (!init_done_) return make_error("invoke", "the runtime has not finished its init");
   if (running_) return make_error("invoke", "an invocation is already running");
   running_ = true;
+  deadline_unix_ms_ = realtime_ms() + invoke.budget_ms;
   outcome_.reset();
   if (exited_) {
     RuntimeExit exit = *exited_;

@@ -78,11 +78,14 @@ class InvocationBroker {
   // keeps of randomness before the next handler runs.
   void note_restore() { restores_.fetch_add(1); }
   uint64_t restores() const { return restores_.load(); }
+  // The current invocation's Lambda-Runtime-Deadline-Ms: the guest's wall clock when
+  // begin() took it, plus its budget.
+  uint64_t deadline_unix_ms() const;
 
  private:
   void wake_next_waiters();  // mu_ held
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable changed_;
   bool init_done_ = false;  // the runtime asked for its first invocation
   uint64_t init_done_ns_ = 0;
@@ -91,6 +94,7 @@ class InvocationBroker {
   uint64_t exited_ns_ = 0;
   bool closed_ = false;
   bool running_ = false;           // begin() .. wait_outcome()
+  uint64_t deadline_unix_ms_ = 0;  // of the invocation begun last
   std::optional<Invoke> pending_;  // begun, not yet handed to the runtime
   std::string current_id_;         // handed to the runtime, not yet answered
   std::optional<InvocationOutcome> outcome_;

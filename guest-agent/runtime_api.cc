@@ -219,7 +219,7 @@ bool RuntimeApiServer::handle_next(int fd, const HttpRequest& request) {
   if (!invoke) return false;
   Headers headers = {
       {"Lambda-Runtime-Aws-Request-Id", invoke->request_id},
-      {"Lambda-Runtime-Deadline-Ms", std::to_string(invoke->deadline_unix_ms)},
+      {"Lambda-Runtime-Deadline-Ms", std::to_string(broker_.deadline_unix_ms())},
       {"Lambda-Runtime-Invoked-Function-Arn", invoke->invoked_function_arn},
       {"Ember-Restore-Count", std::to_string(broker_.restores())},
   };

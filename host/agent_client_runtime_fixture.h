@@ -120,7 +120,7 @@ class AgentRuntimeTest : public ::testing::Test {
   Invoke invoke_request(const std::string& payload) {
     Invoke r;
     r.request_id = "req-" + std::to_string(++invocations_);
-    r.deadline_unix_ms = unix_ms() + 30'000;
+    r.budget_ms = 30'000;
     r.invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:fn";
     r.payload = payload;
     return r;

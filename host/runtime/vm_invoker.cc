@@ -32,7 +32,7 @@ std::string function_snapshots(const std::string& state_dir, const std::string& 
   return state_dir + "/runtime/snapshots/" + function;
 }
 
-// Lambda-Runtime-Deadline-Ms is emberd's deadline less this (see invoke()).
+// The handler's budget in Invoke is its timeout less this (see invoke()).
 constexpr uint64_t kDeadlineMarginMs = 50;
 
 double ms_between(Clock::time_point from, Clock::time_point to) {
@@ -63,12 +63,6 @@ std::string exit_message(const InvokeRequest& request, const InvokeResult& resul
                               ? "signal: " + std::string(strsignal(result.term_signal))
                               : "exit status " + std::to_string(result.exit_code);
   return "RequestId: " + request.request_id + " Error: Runtime exited with error: " + how;
-}
-
-uint64_t unix_ms_now() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
 }
 
 Status check_readable(const std::string& what, const std::string& path) {
@@ -401,10 +395,10 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
 
   Invoke invoke;
   invoke.request_id = request.request_id;
-  // The runtime reads the deadline against the guest's clock, which Refresh set to the
-  // host's as it was sent, so it lags by that message's transit: with the margin its
-  // remaining time never shows more than the timeout. emberd still allows the full timeout.
-  invoke.deadline_unix_ms = unix_ms_now() + uint64_t{fn.timeout_s} * 1000 - kDeadlineMarginMs;
+  // The agent counts the budget from its receipt, after this message's transit: with the
+  // margin the runtime's remaining time never shows more than the timeout. emberd still
+  // allows the full timeout.
+  invoke.budget_ms = uint64_t{fn.timeout_s} * 1000 - kDeadlineMarginMs;
   invoke.invoked_function_arn = fn.arn;
   invoke.client_context = request.client_context;
   invoke.payload = request.payload;

@@ -82,13 +82,9 @@ InitRuntime BenchFunction::init_request() const {
 }
 
 Invoke BenchFunction::invoke_request(uint32_t n) const {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
   Invoke invoke;
   invoke.request_id = "bench-coldstart-" + std::to_string(n);
-  invoke.deadline_unix_ms = static_cast<uint64_t>(
-      duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() +
-      60'000);
+  invoke.budget_ms = 60'000;
   invoke.invoked_function_arn =
       std::string("arn:aws:lambda:us-east-1:000000000000:function:") + kFunctionName;
   invoke.payload = event_for(n).dump();
