@@ -105,7 +105,7 @@ struct Emberd {
         mapping_api(functions, mappings, "us-east-1", {"local"}),
         authenticator(host::RequestAuthOptions{.keys = {{"AKIAFUZZ", "fuzz-secret"}}}),
         authenticating(api, authenticator),
-        server(authenticating, host::HttpServerOptions{.io_timeout = 2s}) {
+        server(authenticating, host::HttpServerOptions{.idle_timeout = 2s, .request_timeout = 2s}) {
     api.accept_events(*events);
     event_config_api.add_routes(api.router());
     url_api.add_routes(api.router());
