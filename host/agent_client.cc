@@ -117,8 +117,17 @@ size_t strings_size(const std::vector<std::string>& list) {
   return size;
 }
 
-// One request/reply round trip: the reply of type Reply, an ErrorReply as an error, anything
-// else as an unexpected reply.
+// A reply of type Reply; an ErrorReply as an error with its message, anything else as an
+// unexpected reply.
+template <typename Reply>
+Result<Reply> reply_as(AgentMessage reply, const char* what) {
+  if (auto* result = std::get_if<Reply>(&reply)) return std::move(*result);
+  if (auto* error = std::get_if<ErrorReply>(&reply)) return make_error(what, error->message);
+  return make_error(what,
+                    std::string("unexpected reply ") + message_type_name(message_type(reply)));
+}
+
+// One request/reply round trip, the whole of it within timeout.
 template <typename Reply>
 Result<Reply> round_trip(AgentSession& session, const AgentMessage& request, Millis timeout,
                          const char* what) {
@@ -127,10 +136,22 @@ Result<Reply> round_trip(AgentSession& session, const AgentMessage& request, Mil
   const auto left =
       std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
   EMBER_TRY(AgentMessage reply, session.receive(left));
-  if (auto* result = std::get_if<Reply>(&reply)) return std::move(*result);
-  if (auto* error = std::get_if<ErrorReply>(&reply)) return make_error(what, error->message);
-  return make_error(what,
-                    std::string("unexpected reply ") + message_type_name(message_type(reply)));
+  return reply_as<Reply>(std::move(reply), what);
+}
+
+// Why an Invoke cannot be sent, if it cannot.
+Status check_invoke(const Invoke& request) {
+  if (request.payload.size() > kMaxInvokePayload) {
+    return make_error("agent invoke", "payload of " + std::to_string(request.payload.size()) +
+                                          " bytes exceeds the limit of " +
+                                          std::to_string(kMaxInvokePayload));
+  }
+  size_t size = 6 * 4 + 8 + request.request_id.size() + request.invoked_function_arn.size() +
+                request.trace_id.size() + request.client_context.size() +
+                request.cognito_identity.size() + request.payload.size();
+  if (size > kMaxFramePayload)
+    return make_error("agent invoke", "request larger than the frame limit");
+  return {};
 }
 
 }  // namespace
@@ -187,6 +208,23 @@ Result<AgentMessage> AgentSession::receive(std::optional<Millis> timeout) {
   }
 }
 
+Result<std::optional<AgentMessage>> AgentSession::receive_available() {
+  if (!fd_) return make_error("receive from agent", "session is closed");
+  char buf[64 * 1024];
+  for (;;) {
+    EMBER_TRY(std::optional<AgentMessage> message, decoder_.next());
+    if (message) return message;
+    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return std::optional<AgentMessage>();
+    }
+    if (n < 0) return errno_error("receive from agent");
+    if (n == 0) return make_error("receive from agent", "connection closed by the agent");
+    decoder_.feed(buf, static_cast<size_t>(n));
+  }
+}
+
 Result<ExecResult> AgentSession::exec(const ExecRequest& request,
                                       std::optional<Millis> rpc_timeout) {
   if (request_payload_size(request) > kMaxFramePayload) {
@@ -196,11 +234,7 @@ Result<ExecResult> AgentSession::exec(const ExecRequest& request,
   if (!rpc_timeout && request.timeout_ms > 0) rpc_timeout = Millis(request.timeout_ms + 10'000);
   EMBER_CHECK(send(request, rpc_timeout));
   EMBER_TRY(AgentMessage reply, receive(rpc_timeout));
-  if (auto* result = std::get_if<ExecResult>(&reply)) return std::move(*result);
-  if (auto* error = std::get_if<ErrorReply>(&reply))
-    return make_error("agent exec", error->message);
-  return make_error("agent exec",
-                    std::string("unexpected reply ") + message_type_name(message_type(reply)));
+  return reply_as<ExecResult>(std::move(reply), "agent exec");
 }
 
 Result<InitResult> AgentSession::init_runtime(const InitRuntime& request, Millis timeout) {
@@ -213,17 +247,18 @@ Result<InitResult> AgentSession::init_runtime(const InitRuntime& request, Millis
 }
 
 Result<InvokeResult> AgentSession::invoke(const Invoke& request, Millis timeout) {
-  if (request.payload.size() > kMaxInvokePayload) {
-    return make_error("agent invoke", "payload of " + std::to_string(request.payload.size()) +
-                                          " bytes exceeds the limit of " +
-                                          std::to_string(kMaxInvokePayload));
-  }
-  size_t size = 6 * 4 + 8 + request.request_id.size() + request.invoked_function_arn.size() +
-                request.trace_id.size() + request.client_context.size() +
-                request.cognito_identity.size() + request.payload.size();
-  if (size > kMaxFramePayload)
-    return make_error("agent invoke", "request larger than the frame limit");
+  EMBER_CHECK(check_invoke(request));
   return round_trip<InvokeResult>(*this, request, timeout, "agent invoke");
+}
+
+Status AgentSession::send_invoke(const Invoke& request, Millis timeout) {
+  EMBER_CHECK(check_invoke(request));
+  return send(request, timeout);
+}
+
+Result<InvokeResult> invoke_reply(Result<AgentMessage> reply) {
+  if (!reply.ok()) return reply.error();
+  return reply_as<InvokeResult>(std::move(reply).value(), "agent invoke");
 }
 
 Status AgentSession::refresh(Millis timeout) {
@@ -246,24 +281,14 @@ Status AgentSession::refresh(Millis timeout) {
 Status AgentSession::refresh(const Refresh& message, Millis timeout) {
   EMBER_CHECK(send(message, timeout));
   EMBER_TRY(AgentMessage reply, receive(timeout));
-  if (std::holds_alternative<RefreshAck>(reply)) return {};
-  if (auto* error = std::get_if<ErrorReply>(&reply)) {
-    return make_error("agent refresh", error->message);
-  }
-  return make_error("agent refresh",
-                    std::string("unexpected reply ") + message_type_name(message_type(reply)));
+  EMBER_CHECK(reply_as<RefreshAck>(std::move(reply), "agent refresh"));
+  return {};
 }
 
 Status AgentSession::shutdown(Millis timeout) {
   EMBER_CHECK(send(ShutdownRequest{}, timeout));
   EMBER_TRY(AgentMessage reply, receive(timeout));
-  if (auto* error = std::get_if<ErrorReply>(&reply)) {
-    return make_error("agent shutdown", error->message);
-  }
-  if (!std::holds_alternative<ShutdownAck>(reply)) {
-    return make_error("agent shutdown",
-                      std::string("unexpected reply ") + message_type_name(message_type(reply)));
-  }
+  EMBER_CHECK(reply_as<ShutdownAck>(std::move(reply), "agent shutdown"));
   fd_.reset();  // the agent waits for this close before it reboots
   return {};
 }

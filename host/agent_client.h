@@ -64,6 +64,15 @@ class AgentSession {
   // within timeout: an error with code ETIMEDOUT (close the session; the guest's runtime
   // still holds the invocation).
   Result<InvokeResult> invoke(const Invoke& request, Millis timeout);
+  // invoke() in two halves, for a caller that waits elsewhere (AgentReplies): sends the
+  // Invoke, refusing it as invoke() does; a guest that does not take it all within timeout
+  // gets an ETIMEDOUT error.
+  Status send_invoke(const Invoke& request, Millis timeout);
+
+  // What has arrived, without waiting: the next message once a whole one is in, else
+  // std::nullopt. An error once the agent closed the session, or for a frame that does not
+  // decode.
+  Result<std::optional<AgentMessage>> receive_available();
 
   // Asks the agent to sync and power off; waits for ShutdownAck, then closes the session
   // (the agent reboots once the host has closed it).
@@ -84,6 +93,10 @@ class AgentSession {
   UniqueFd fd_;
   FrameDecoder decoder_;
 };
+
+// The agent's reply to Invoke as its InvokeResult; an ErrorReply (with its message) or any
+// other message is an error.
+Result<InvokeResult> invoke_reply(Result<AgentMessage> reply);
 
 // The host's handle on one guest's agent: the Ready listener plus sessions on demand.
 class AgentClient {

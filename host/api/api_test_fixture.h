@@ -11,6 +11,7 @@
 
 #include "host/api/fake_invoker.h"
 #include "host/api/lambda_api.h"
+#include "host/api/later_response.h"
 #include "host/store/encoding.h"
 #include "host/store/test_zip.h"
 
@@ -64,7 +65,7 @@ class ApiTest : public ::testing::Test {
       request.headers[lower] = value;
     }
     request.body = body;
-    return api_->handle(request);
+    return settled(api_->handle(request));
   }
 
   static nlohmann::json json_of(const HttpResponse& response) {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "host/api/invoker.h"
@@ -42,6 +43,26 @@ class FakeInvoker : public Invoker {
     }
     return outcome;
   }
+  // With park_invocations, each request waits unanswered, holding no thread, until
+  // answer_parked().
+  void invoke_async(InvokeRequest request, InvokeDone done) override {
+    if (!park_invocations) return Invoker::invoke_async(std::move(request), std::move(done));
+    std::lock_guard lock(mu_);
+    parked_.emplace_back(std::move(request), std::move(done));
+  }
+  size_t parked() {
+    std::lock_guard lock(mu_);
+    return parked_.size();
+  }
+  // Answers every parked invocation, on this thread, as invoke() would have.
+  void answer_parked() {
+    std::vector<std::pair<InvokeRequest, InvokeDone>> parked;
+    {
+      std::lock_guard lock(mu_);
+      parked.swap(parked_);
+    }
+    for (auto& [request, done] : parked) done(invoke(request));
+  }
   void retire(const std::string& function_name) override {
     std::lock_guard lock(mu_);
     retired_.push_back(function_name);
@@ -63,6 +84,7 @@ class FakeInvoker : public Invoker {
   bool throttle = false;
   bool time_out = false;
   std::function<void(const InvokeRequest&)> during_invoke;  // runs inside each invoke()
+  bool park_invocations = false;  // invoke_async() parks requests (see answer_parked())
   InvokeTiming timing{.queue_ms = 0.5, .handler_ms = 12.34, .total_ms = 13.5, .cold = false};
   std::atomic<bool> shut_down{false};
 
@@ -70,6 +92,7 @@ class FakeInvoker : public Invoker {
   std::mutex mu_;
   std::vector<InvokeRequest> requests_;
   std::vector<std::string> retired_;
+  std::vector<std::pair<InvokeRequest, InvokeDone>> parked_;
 };
 
 }  // namespace ember::host

@@ -11,6 +11,7 @@
 #include "host/api/function_validation.h"
 #include "host/api/lambda_api.h"
 #include "host/api/lambda_json.h"
+#include "host/api/later_response.h"
 #include "host/api/uuid.h"
 #include "host/events/url_payload.h"
 
@@ -341,7 +342,7 @@ HttpResponse FunctionUrlApi::serve(const HttpRequest& request, const RouteParams
   }
   if (has_cors && is_preflight(request)) return preflight_response(cors, request);
   if (auto refused = refuse_unauthorized(config.value(), request)) {
-    if (has_cors) add_cors_headers(cors, request, *refused);
+    if (has_cors) add_cors_headers(cors, request.header("origin"), *refused);
     if (request.method == "HEAD") refused->body.clear();
     refused->set_header("x-amzn-RequestId", random_uuid());
     return std::move(*refused);
@@ -354,32 +355,43 @@ HttpResponse FunctionUrlApi::serve(const HttpRequest& request, const RouteParams
                           .request_id = random_uuid(),
                           .now_ms = unix_now_ms()};
   const std::string payload = url_event(request, context).dump();
-  HttpResponse response;
+  // Every answer gets the URL's CORS headers and its request id; HEAD gets no body.
+  auto finish = [has_cors, cors, origin = request.header("origin"),
+                 head = request.method == "HEAD",
+                 request_id = context.request_id](HttpResponse response) {
+    if (has_cors) add_cors_headers(cors, origin, response);
+    if (head) response.body.clear();
+    response.set_header("x-amzn-RequestId", request_id);
+    return response;
+  };
   if (payload.size() > kMaxEventBytes) {
-    response = url_error(413, "RequestTooLargeException",
-                         "Request must be smaller than " + std::to_string(kMaxEventBytes) +
-                             " bytes for the InvokeFunction operation (the body as the "
-                             "function URL's event, base64 when binary)");
-  } else {
-    auto ran = runner_.run(record.value(), InvocationInput{.request_id = context.request_id,
-                                                           .payload = payload,
-                                                           .received = request.received});
-    if (!ran.ok()) {
-      response = invoke_error_type(ran.error()) == InvokeErrorType::kTooManyRequests
-                     ? url_throttled_response()
-                     : url_error(500, "ServiceException",
-                                 "Internal Server Error (request " + context.request_id +
-                                     "; emberd's log has the cause)");
-    } else if (!ran->outcome.function_error.empty()) {
-      response = url_function_error_response();
-    } else {
-      response = url_response(ran->outcome.payload);
-    }
+    return finish(url_error(413, "RequestTooLargeException",
+                            "Request must be smaller than " + std::to_string(kMaxEventBytes) +
+                                " bytes for the InvokeFunction operation (the body as the "
+                                "function URL's event, base64 when binary)"));
   }
-  if (has_cors) add_cors_headers(cors, request, response);
-  if (request.method == "HEAD") response.body.clear();
-  response.set_header("x-amzn-RequestId", context.request_id);
-  return response;
+  // Answered when the invocation ends: meanwhile no handler thread waits on the VM.
+  auto later = std::make_shared<LaterResponse>();
+  runner_.run_async(
+      record.value(),
+      InvocationInput{
+          .request_id = context.request_id, .payload = payload, .received = request.received},
+      [later, finish, request_id = context.request_id](Result<InvocationResult> ran) {
+        HttpResponse response;
+        if (!ran.ok()) {
+          response = invoke_error_type(ran.error()) == InvokeErrorType::kTooManyRequests
+                         ? url_throttled_response()
+                         : url_error(500, "ServiceException",
+                                     "Internal Server Error (request " + request_id +
+                                         "; emberd's log has the cause)");
+        } else if (!ran->outcome.function_error.empty()) {
+          response = url_function_error_response();
+        } else {
+          response = url_response(ran->outcome.payload);
+        }
+        later->give(finish(std::move(response)));
+      });
+  return deferred_response(later);
 }
 
 std::string function_url_base(std::string_view description) {

@@ -47,7 +47,7 @@ class FunctionUrlAuthTest : public FunctionUrlApiTest {
     url_api_->check_signatures_with(authenticator_);
   }
 
-  HttpResponse send(const HttpRequest& request) { return api_->handle(request); }
+  HttpResponse send(const HttpRequest& request) { return settled(api_->handle(request)); }
 
   // A refusal: 403 with x-amzn-ErrorType `type` and a request id, and nothing invoked.
   void expect_refused(const HttpResponse& response, const std::string& type) {
@@ -197,7 +197,7 @@ TEST_F(FunctionUrlAuthTest, PreflightsAreAnsweredButRefusalsCarryCors) {
 TEST_F(FunctionUrlApiTest, WithoutCredentialsAwsIamUrlsRefuseEveryRequest) {
   const std::string path = url_path_ok(kIam);
   for (const HttpResponse& refused :
-       {fetch("GET", path), api_->handle(signed_by(url_request("GET", path)))}) {
+       {fetch("GET", path), settled(api_->handle(signed_by(url_request("GET", path))))}) {
     EXPECT_EQ(refused.status, 403);
     EXPECT_EQ(refused.header("x-amzn-ErrorType"), "AccessDeniedException");
     const std::string message = json_of(refused)["Message"].get<std::string>();

@@ -12,6 +12,7 @@
 #include "host/api/api_test_fixture.h"
 #include "host/api/function_url_api.h"
 #include "host/api/http_message.h"
+#include "host/api/later_response.h"
 
 namespace ember::host {
 
@@ -70,7 +71,7 @@ class FunctionUrlApiTest : public ApiTest {
   HttpResponse fetch(const std::string& method, const std::string& target,
                      const std::string& body = "",
                      const std::map<std::string, std::string>& headers = {}) {
-    return api_->handle(url_request(method, target, body, headers));
+    return settled(api_->handle(url_request(method, target, body, headers)));
   }
 
   // A URL config allowing POSTs from https://app.example, and a browser's CORS preflight for

@@ -207,14 +207,27 @@ void HttpConnection::run_handler() {
       std::fprintf(stderr, "emberd: %s %s dropped: %s\n", request->method.c_str(),
                    request->path.c_str(), e.what());
     }
-    HttpConnection& connection = *self;
-    // The connection goes back to the I/O thread, with the last reference to it.
-    asio::post(connection.stream_.get_executor(),
-               [self = std::move(self), response = std::move(response), keep_alive] {
-                 if (!response) return self->close();
-                 self->respond(*response, keep_alive && !self->server_.stopping_);
-               });
+    if (response && response->later) {
+      // Answered later, from whichever thread gives it: this handler thread is free now.
+      std::shared_ptr<LaterResponse> later = std::move(response->later);
+      later->then([self = std::move(self), keep_alive](std::optional<HttpResponse> answer) {
+        answer_on_io_thread(self, std::move(answer), keep_alive);
+      });
+      return;
+    }
+    answer_on_io_thread(std::move(self), std::move(response), keep_alive);
   });
+}
+
+void HttpConnection::answer_on_io_thread(std::shared_ptr<HttpConnection> self,
+                                         std::optional<HttpResponse> response, bool keep_alive) {
+  HttpConnection& connection = *self;
+  // The connection goes back to the I/O thread, with the last reference to it.
+  asio::post(connection.stream_.get_executor(),
+             [self = std::move(self), response = std::move(response), keep_alive] {
+               if (!response) return self->close();
+               self->respond(*response, keep_alive && !self->server_.stopping_);
+             });
 }
 
 void HttpConnection::respond(const HttpResponse& response, bool keep_open) {

@@ -1,6 +1,7 @@
 // HttpConnection: one client connection of HttpServer, driven by completions on the server's
 // I/O thread: wait for a request, read it within its deadline, hand it to a handler thread,
-// write the answer, and again while the client keeps the connection alive.
+// write the answer (when the handler returns, or when its deferred answer is given), and
+// again while the client keeps the connection alive.
 #pragma once
 
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -17,6 +18,7 @@
 
 #include "common/unique_fd.h"
 #include "host/api/http_server.h"
+#include "host/api/later_response.h"
 
 namespace ember::host {
 
@@ -43,6 +45,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void read_body();
   void on_body(const boost::system::error_code& ec);
   void run_handler();
+  // Hands the handler's answer (none: close) to the I/O thread, which writes it.
+  static void answer_on_io_thread(std::shared_ptr<HttpConnection> self,
+                                  std::optional<HttpResponse> response, bool keep_alive);
   // Writes the response; then the next request when keep_open, else a gentle close.
   void respond(const HttpResponse& response, bool keep_open);
   // A request answered without its handler, then the connection closes.

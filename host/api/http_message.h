@@ -3,12 +3,15 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace ember::host {
+
+class LaterResponse;
 
 struct HttpRequest {
   std::string method;                          // "GET", "POST", ...
@@ -31,6 +34,9 @@ struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Set by a handler that answers later (host/api/later_response.h): the answer is what
+  // `later` is given, and this response's own fields are not sent.
+  std::shared_ptr<LaterResponse> later;
 
   HttpResponse& set_header(std::string name, std::string value);
   // The value of a header set on this response, "" when absent (case-insensitive).

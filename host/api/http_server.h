@@ -1,5 +1,6 @@
 // HttpServer: HTTP/1.1 over asynchronous I/O (Boost.Asio and Beast) with keep-alive, a bound
-// on open connections, whole-request deadlines and drain. Handlers run on a thread pool.
+// on open connections, whole-request deadlines and drain. Handlers run on a thread pool; one
+// that answers later (host/api/later_response.h) holds no thread while its answer is pending.
 #pragma once
 
 #include <atomic>
@@ -39,6 +40,7 @@ class HttpHandler {
   // The largest body accepted for a request (path without the query). A larger body is not
   // read: the request is answered with reject(kBodyTooLarge) and the connection closed.
   virtual size_t body_limit(std::string_view method, std::string_view path) const = 0;
+  // The answer, or deferred_response() for one given later from any thread.
   virtual HttpResponse handle(const HttpRequest& request) = 0;
   // The answer to a request that never reached handle(); detail says what was wrong. Called
   // on the server's I/O thread: it must not block.
@@ -50,8 +52,9 @@ struct HttpServerOptions {
   // Connections open at once. A client connecting over the bound gets
   // reject(kTooManyConnections) and its connection is closed.
   size_t max_connections = 4096;
-  // Requests handled at once, one handler thread each; further complete requests wait in a
-  // queue (an idle connection, or one whose request is still arriving, holds no thread).
+  // Requests handled at once, one handler thread each until handle() returns (a deferred
+  // answer holds none while pending); further complete requests wait in a queue (an idle
+  // connection, or one whose request is still arriving, holds no thread).
   size_t handler_threads = 256;
   // A keep-alive connection with no request for this long is closed.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};

@@ -359,6 +359,34 @@ TEST_F(HttpServerTest, IdleAndSlowClientsHoldNoHandlerThread) {
   EXPECT_GE(server_->open_connections(), 300u);
 }
 
+TEST_F(HttpServerTest, InvocationsWaitingOnTheirVmsHoldNoHandlerThread) {
+  create_ok("parked");
+  invoker_.park_invocations = true;
+  start({.handler_threads = 1});
+  std::vector<std::unique_ptr<RawClient>> invoking;
+  for (int i = 0; i < 3; ++i) {
+    const std::string payload = "{\"n\":" + std::to_string(i) + "}";
+    invoking.push_back(std::make_unique<RawClient>(socket_));
+    invoking.back()->send("POST /2015-03-31/functions/parked/invocations HTTP/1.1\r\nHost: x\r\n"
+                          "Content-Length: " + std::to_string(payload.size()) + "\r\n\r\n" +
+                          payload);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(5000);
+  while (invoker_.parked() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_EQ(invoker_.parked(), 3u);
+  // Three invocations are pending on the one handler thread's server: it still answers.
+  expect_healthy();
+  EXPECT_EQ(invoking[0]->read_responses(1, milliseconds(200)), "");
+  invoker_.answer_parked();
+  for (int i = 0; i < 3; ++i) {
+    const std::string response = invoking[i]->read_responses(1);
+    EXPECT_EQ(status_line(response), "HTTP/1.1 200 OK");
+    EXPECT_NE(response.find("{\"n\":" + std::to_string(i) + "}"), std::string::npos) << response;
+  }
+}
+
 TEST_F(HttpServerTest, StopFinishesInFlightRequestsAndClosesIdleOnes) {
   create_ok("slow");
   invoker_.sleep = milliseconds(500);

@@ -3,6 +3,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <future>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "host/api/function_validation.h"
@@ -60,8 +62,8 @@ FunctionSpec InvocationRunner::spec_for(const FunctionRecord& r) const {
   return spec;
 }
 
-Result<InvocationResult> InvocationRunner::run(const FunctionRecord& function,
-                                               const InvocationInput& input) {
+void InvocationRunner::run_async(const FunctionRecord& function, const InvocationInput& input,
+                                 Done done) {
   InvokeRequest request;
   request.fn = spec_for(function);
   request.request_id = input.request_id;
@@ -72,22 +74,35 @@ Result<InvocationResult> InvocationRunner::run(const FunctionRecord& function,
   // code is replaced meanwhile.
   auto code_use = code_.use(function.code_sha256_hex);
   if (!code_use.ok()) {
-    return Error{ESTALE, "invoke " + function.name,
-                 "its code was replaced while this invocation started; send it again"};
+    return done(Error{ESTALE, "invoke " + function.name,
+                      "its code was replaced while this invocation started; send it again"});
   }
-  auto outcome = invoker_.invoke(request);
-  if (!outcome.ok()) {
-    std::fprintf(stderr, "emberd: invoke %s (%s): %s\n", function.name.c_str(),
-                 input.request_id.c_str(), outcome.error().message().c_str());
-    return outcome.error();
-  }
-  InvocationResult result{std::move(outcome).value(), {}};
-  result.log = invocation_log(report_for(input.request_id, function, result.outcome),
-                              result.outcome.runtime_output);
-  if (auto appended = logs_.append(function.name, result.log); !appended.ok()) {
-    std::fprintf(stderr, "emberd: %s\n", appended.error().message().c_str());
-  }
-  return result;
+  auto held = std::make_shared<CodeUse>(std::move(code_use).value());
+  invoker_.invoke_async(
+      std::move(request), [this, held, function, request_id = input.request_id,
+                           done = std::move(done)](Result<InvokeOutcome> outcome) {
+        if (!outcome.ok()) {
+          std::fprintf(stderr, "emberd: invoke %s (%s): %s\n", function.name.c_str(),
+                       request_id.c_str(), outcome.error().message().c_str());
+          return done(outcome.error());
+        }
+        InvocationResult result{std::move(outcome).value(), {}};
+        result.log = invocation_log(report_for(request_id, function, result.outcome),
+                                    result.outcome.runtime_output);
+        if (auto appended = logs_.append(function.name, result.log); !appended.ok()) {
+          std::fprintf(stderr, "emberd: %s\n", appended.error().message().c_str());
+        }
+        done(std::move(result));
+      });
+}
+
+Result<InvocationResult> InvocationRunner::run(const FunctionRecord& function,
+                                               const InvocationInput& input) {
+  std::promise<Result<InvocationResult>> answer;
+  std::future<Result<InvocationResult>> result = answer.get_future();
+  run_async(function, input,
+            [&answer](Result<InvocationResult> ran) { answer.set_value(std::move(ran)); });
+  return result.get();
 }
 
 ApiError invoke_api_error(const Error& error) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "host/api/api_error.h"
@@ -32,8 +33,14 @@ class InvocationRunner {
   InvocationRunner(CodeStore& code, FunctionLogs& logs, Invoker& invoker, std::string region)
       : code_(code), logs_(logs), invoker_(invoker), region_(std::move(region)) {}
 
-  // Runs the invocation and logs it. An invoker error (no capacity: EAGAIN, or Ember
-  // failing) is returned as it came, logged to stderr, and writes no log lines.
+  using Done = std::function<void(Result<InvocationResult>)>;
+
+  // Runs the invocation and logs it, then calls done once: on this thread before returning,
+  // or later on the invoker's (Invoker::invoke_async). An invoker error (no capacity:
+  // EAGAIN, or Ember failing) is passed on as it came, logged to stderr, and writes no log
+  // lines. done must not block.
+  void run_async(const FunctionRecord& function, const InvocationInput& input, Done done);
+  // run_async(), waiting for its result.
   Result<InvocationResult> run(const FunctionRecord& function, const InvocationInput& input);
 
   // The invoker's view of a stored function.

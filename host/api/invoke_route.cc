@@ -2,6 +2,7 @@
 #include "host/api/function_validation.h"
 #include "host/api/lambda_api.h"
 #include "host/api/lambda_json.h"
+#include "host/api/later_response.h"
 #include "host/api/uuid.h"
 #include "host/logs/log_lines.h"
 
@@ -46,10 +47,21 @@ HttpResponse LambdaApi::invoke(const HttpRequest& request, const Params& params)
                               .payload = request.body.empty() ? "{}" : request.body,
                               .client_context = request.header("x-amz-client-context"),
                               .received = request.received};
-  auto result = runner_.run(record.value(), input);
+  // Answered when the invocation ends: meanwhile no handler thread waits on the VM.
+  auto later = std::make_shared<LaterResponse>();
+  runner_.run_async(record.value(), input,
+                    [later, request_id = input.request_id,
+                     tail = log_type == "Tail"](Result<InvocationResult> result) {
+                      later->give(invoke_response(result, request_id, tail));
+                    });
+  return deferred_response(later);
+}
+
+HttpResponse LambdaApi::invoke_response(const Result<InvocationResult>& result,
+                                        const std::string& request_id, bool log_tail) {
   if (!result.ok()) {
     HttpResponse response = error_response(invoke_api_error(result.error()));
-    response.set_header("x-amzn-RequestId", input.request_id);
+    response.set_header("x-amzn-RequestId", request_id);
     return response;
   }
   const InvokeOutcome& outcome = result->outcome;
@@ -57,12 +69,12 @@ HttpResponse LambdaApi::invoke(const HttpRequest& request, const Params& params)
   response.status = 200;
   response.body = outcome.payload;
   response.set_header("Content-Type", "application/json");
-  response.set_header("x-amzn-RequestId", input.request_id);
+  response.set_header("x-amzn-RequestId", request_id);
   response.set_header("X-Amz-Executed-Version", "$LATEST");
   if (!outcome.function_error.empty()) {
     response.set_header("X-Amz-Function-Error", outcome.function_error);
   }
-  if (log_type == "Tail") response.set_header("X-Amz-Log-Result", log_tail_base64(result->log));
+  if (log_tail) response.set_header("X-Amz-Log-Result", log_tail_base64(result->log));
   response.set_header("X-Ember-Timing", ember_timing_header(outcome.timing));
   return response;
 }

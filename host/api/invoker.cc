@@ -7,6 +7,8 @@ namespace ember::host {
 
 Invoker::~Invoker() = default;
 
+void Invoker::invoke_async(InvokeRequest request, InvokeDone done) { done(invoke(request)); }
+
 InvokeErrorType invoke_error_type(const Error& error) {
   return error.code == EAGAIN ? InvokeErrorType::kTooManyRequests
                               : InvokeErrorType::kServiceException;

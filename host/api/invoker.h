@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -83,13 +84,19 @@ InvokeErrorType invoke_error_type(const Error& error);
 // Builds an error of the given type, for invokers.
 Error invoke_error(InvokeErrorType type, std::string op, std::string context = {});
 
-// Thread-safe: emberd calls invoke() from one thread per connection, concurrently.
+using InvokeDone = std::function<void(Result<InvokeOutcome>)>;
+
+// Thread-safe: emberd calls invoke() and invoke_async() from many threads at once.
 class Invoker {
  public:
   virtual ~Invoker();
   // Runs one invocation synchronously, bounded by the function's timeout (a timeout is an
   // outcome with Sandbox.Timedout, not an error).
   virtual Result<InvokeOutcome> invoke(const InvokeRequest& request) = 0;
+  // Runs one invocation as invoke() does and calls done once with its result: before
+  // returning, on this thread, or later on another, for an invoker that waits on its VM
+  // without holding the caller's thread. This one calls invoke(). done must not block.
+  virtual void invoke_async(InvokeRequest request, InvokeDone done);
   // The function's code or configuration changed, or it was deleted: environments made for
   // an older revision must not serve it again (invocations in flight may finish).
   virtual void retire(const std::string& function_name) = 0;

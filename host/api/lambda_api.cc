@@ -130,7 +130,7 @@ HttpResponse LambdaApi::handle(const HttpRequest& request) {
                  e.what());
     response = error_response(service_error(std::string("Internal error: ") + e.what()));
   }
-  if (response.header("x-amzn-RequestId").empty()) {
+  if (!response.later && response.header("x-amzn-RequestId").empty()) {
     response.set_header("x-amzn-RequestId", random_uuid());
   }
   return response;

@@ -84,6 +84,9 @@ class LambdaApi : public HttpHandler {
   // invoke_route.cc
   HttpResponse invoke(const HttpRequest& request, const Params& params);
   HttpResponse invoke_async(const HttpRequest& request, const FunctionRecord& function);
+  // A RequestResponse invocation's answer (X-Amz-Log-Result when log_tail).
+  static HttpResponse invoke_response(const Result<InvocationResult>& result,
+                                      const std::string& request_id, bool log_tail);
   // ember_routes.cc
   HttpResponse read_logs(const HttpRequest& request, const Params& params);
   HttpResponse download_code(const HttpRequest& request, const Params& params);

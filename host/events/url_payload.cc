@@ -426,13 +426,13 @@ HttpResponse preflight_response(const CorsConfig& cors, const HttpRequest& reque
   return response;
 }
 
-void add_cors_headers(const CorsConfig& cors, const HttpRequest& request, HttpResponse& response) {
+void add_cors_headers(const CorsConfig& cors, const std::string& origin, HttpResponse& response) {
   std::erase_if(response.headers, [](const auto& header) {
     return lower(header.first).starts_with("access-control-");
   });
-  const std::string origin = allowed_origin(cors, request.header("origin"));
-  if (origin.empty()) return;
-  set_origin_headers(cors, origin, response);
+  const std::string allowed = allowed_origin(cors, origin);
+  if (allowed.empty()) return;
+  set_origin_headers(cors, allowed, response);
   if (!cors.expose_headers.empty()) {
     response.set_header("Access-Control-Expose-Headers", joined(cors.expose_headers));
   }

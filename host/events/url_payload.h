@@ -76,7 +76,7 @@ bool is_preflight(const HttpRequest& request);
 HttpResponse preflight_response(const CorsConfig& cors, const HttpRequest& request);
 // On a response through the URL: replaces the function's own Access-Control-* headers
 // (the configured ones take precedence) with Access-Control-Allow-Origin, -Allow-Credentials
-// and -Expose-Headers when the request's Origin is allowed.
-void add_cors_headers(const CorsConfig& cors, const HttpRequest& request, HttpResponse& response);
+// and -Expose-Headers when the request's Origin header (`origin`) is allowed.
+void add_cors_headers(const CorsConfig& cors, const std::string& origin, HttpResponse& response);
 
 }  // namespace ember::host

@@ -219,7 +219,7 @@ TEST(CorsTest, ResponsesGetOriginHeadersAndLoseTheFunctionsOwn) {
   request.headers["origin"] = "https://app.example.com";
   HttpResponse response;
   response.set_header("Access-Control-Allow-Origin", "*");
-  add_cors_headers(example_cors(), request, response);
+  add_cors_headers(example_cors(), request.header("origin"), response);
   EXPECT_EQ(response.header("Access-Control-Allow-Origin"), "https://app.example.com");
   EXPECT_EQ(response.header("Access-Control-Expose-Headers"), "x-request-id");
   EXPECT_EQ(response.header("Access-Control-Allow-Credentials"), "true");
@@ -227,7 +227,7 @@ TEST(CorsTest, ResponsesGetOriginHeadersAndLoseTheFunctionsOwn) {
   auto star = read_cors(json{{"AllowOrigins", {"*"}}});
   ASSERT_TRUE(star.ok());
   HttpResponse any;
-  add_cors_headers(star.value(), request, any);
+  add_cors_headers(star.value(), request.header("origin"), any);
   EXPECT_EQ(any.header("Access-Control-Allow-Origin"), "*");
 }
 

@@ -9,8 +9,10 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <utility>
 
+#include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
 #include "host/net/host_network.h"
@@ -22,6 +24,7 @@
 namespace ember::host {
 namespace {
 
+namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -156,7 +159,12 @@ VmInvoker::VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool
                 restored_options(config, gate_, jails_, vmm_cgroup_root_)),
             pool_options(config, options_, gate_)) {}
 
-VmInvoker::~VmInvoker() { shutdown(); }
+VmInvoker::~VmInvoker() {
+  shutdown();
+  // Invocations still waiting end now (their sessions were cut), then their finishing.
+  replies_.reset();
+  finishers_.join();
+}
 
 std::string VmInvoker::snapshot_dir(const std::string& function,
                                     const std::string& revision) const {
@@ -376,51 +384,80 @@ Result<VmInvoker::ColdStart> VmInvoker::cold_start(const InvokeRequest& request,
 }
 
 Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
-  const FunctionSpec& fn = request.fn;
-  ColdStart cold;
-  cold.env = take_warm(fn);
-  std::optional<ForegroundGate::Scope> foreground;  // a cold start: refills wait until its end
-  if (!cold.env) {
-    foreground.emplace(gate_->enter());
-    EMBER_TRY(ColdStart made, cold_start(request));
-    if (made.init_failure) {
-      made.init_failure->timing = made.timing;
-      made.init_failure->timing.total_ms = ms_between(request.received, Clock::now());
-      return *made.init_failure;
+  std::promise<Result<InvokeOutcome>> answer;
+  std::future<Result<InvokeOutcome>> outcome = answer.get_future();
+  invoke_async(request,
+               [&answer](Result<InvokeOutcome> result) { answer.set_value(std::move(result)); });
+  return outcome.get();
+}
+
+void VmInvoker::invoke_async(InvokeRequest request, InvokeDone done) {
+  auto run = std::make_shared<Running>();
+  run->done = std::move(done);
+  run->request = std::move(request);
+  const InvokeRequest& req = run->request;
+  const FunctionSpec& fn = req.fn;
+  run->cold.env = take_warm(fn);
+  if (!run->cold.env) {
+    run->foreground.emplace(gate_->enter());  // a cold start: refills wait until its end
+    auto made = cold_start(req);
+    if (!made.ok()) return run->done(made.error());
+    if (made->init_failure) {
+      made->init_failure->timing = made->timing;
+      made->init_failure->timing.total_ms = ms_between(req.received, Clock::now());
+      return run->done(*made->init_failure);
     }
-    cold = std::move(made);
-    if (!cold.env->lease.warm()) limit(*cold.env, fn);
+    run->cold = std::move(made).value();
+    if (!run->cold.env->lease.warm()) limit(*run->cold.env, fn);
   }
-  Environment& env = *cold.env;
+  Environment& env = *run->cold.env;
 
   Invoke invoke;
-  invoke.request_id = request.request_id;
+  invoke.request_id = req.request_id;
   // The agent counts the budget from its receipt, after this message's transit: with the
   // margin the runtime's remaining time never shows more than the timeout. emberd still
   // allows the full timeout.
   invoke.budget_ms = uint64_t{fn.timeout_s} * 1000 - kDeadlineMarginMs;
   invoke.invoked_function_arn = fn.arn;
-  invoke.client_context = request.client_context;
-  invoke.payload = request.payload;
-  const auto handler_start = Clock::now();
+  invoke.client_context = req.client_context;
+  invoke.payload = std::move(run->request.payload);  // not needed after sending
+  const milliseconds timeout(uint64_t{fn.timeout_s} * 1000);
+  run->handler_start = Clock::now();
   // Whatever came before the handler and was not this request's own cold start work.
-  const InvokeTiming& t = cold.timing;
+  const InvokeTiming& t = run->cold.timing;
   const double own_work = (t.from_pool ? 0 : t.restore_ms) + t.boot_ms + t.init_ms;
-  cold.timing.queue_ms = std::max(0.0, ms_between(request.received, handler_start) - own_work);
+  run->cold.timing.queue_ms =
+      std::max(0.0, ms_between(req.received, run->handler_start) - own_work);
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return make_error("invoke " + fn.name, "emberd is shutting down");
+    if (stopping_) return run->done(make_error("invoke " + fn.name, "emberd is shutting down"));
     busy_.insert(&env);
   }
-  auto result = env.vm().agent().invoke(invoke, milliseconds(uint64_t{fn.timeout_s} * 1000));
+  // Sending happens on this thread (a guest that stops draining its vsock holds it until
+  // the timeout at most); the wait for the answer holds no thread.
+  if (Status sent = env.vm().agent().send_invoke(invoke, timeout); !sent.ok()) {
+    return finish(run, sent.error());
+  }
+  replies_->wait(env.vm().agent(), run->handler_start + timeout,
+                [this, run](Result<AgentMessage> reply) {
+                  asio::post(finishers_, [this, run, reply = std::move(reply)]() mutable {
+                    finish(run, invoke_reply(std::move(reply)));
+                  });
+                });
+}
+
+void VmInvoker::finish(const std::shared_ptr<Running>& run, Result<InvokeResult> result) {
+  const InvokeRequest& request = run->request;
+  const FunctionSpec& fn = request.fn;
+  Environment& env = *run->cold.env;
   const auto handler_end = Clock::now();
   {
     std::lock_guard lock(mu_);
     busy_.erase(&env);
     // shutdown() cut this invocation short: a service error, not the function's.
     if (stopping_ && !result.ok()) {
-      return make_error("invoke " + fn.name,
-                        "emberd is shutting down; the invocation was stopped before it ended");
+      return run->done(make_error(
+          "invoke " + fn.name, "emberd is shutting down; the invocation was stopped before it ended"));
     }
   }
   bool within_share = true;  // else retired: never kept beyond its CPU share
@@ -451,7 +488,7 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
                                              result.error().message() +
                                              (end.empty() ? "" : "; " + end)),
                            "");
-      out.duration_ms = ms_between(handler_start, handler_end);
+      out.duration_ms = ms_between(run->handler_start, handler_end);
     }
   } else {
     const InvokeResult& r = *result;
@@ -475,14 +512,17 @@ Result<InvokeOutcome> VmInvoker::invoke(const InvokeRequest& request) {
         break;
     }
   }
-  out.runtime_output = cold.init_logs + out.runtime_output;
+  out.runtime_output = run->cold.init_logs + out.runtime_output;
   // A clone's first invocation shows which of the snapshot's pages a restore needs.
   if (keep) record_working_set(fn, env);
-  out.timing = cold.timing;
-  out.timing.handler_ms = ms_between(handler_start, handler_end);
+  out.timing = run->cold.timing;
+  out.timing.handler_ms = ms_between(run->handler_start, handler_end);
   out.timing.total_ms = ms_between(request.received, Clock::now());
-  if (keep && within_share) give_back(std::move(cold.env));
-  return out;
+  // Back in the pool (or destroyed) before the caller hears: its next call finds it warm.
+  if (keep && within_share) give_back(std::move(run->cold.env));
+  run->cold.env.reset();
+  run->foreground.reset();
+  run->done(std::move(out));
 }
 
 void VmInvoker::give_back(EnvPtr env) {

@@ -4,6 +4,7 @@
 // the pool, which owns every idle VM.
 #pragma once
 
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "host/agent_replies.h"
 #include "host/api/invoker.h"
 #include "host/jail/vm_jail.h"
 #include "host/pool.h"
@@ -40,7 +42,12 @@ class VmInvoker : public Invoker {
                                                    VmInvokerOptions options = {});
   ~VmInvoker() override;
 
+  // invoke_async(), waiting for its result.
   Result<InvokeOutcome> invoke(const InvokeRequest& request) override;
+  // Takes a warm VM or makes one (a cold start runs on this thread), sends it the Invoke,
+  // and returns: the answer is awaited without a thread (AgentReplies), and done is called
+  // on a finishing thread once the VM is back in the pool.
+  void invoke_async(InvokeRequest request, InvokeDone done) override;
   void retire(const std::string& function_name) override;
   void shutdown() override;
 
@@ -69,6 +76,15 @@ class VmInvoker : public Invoker {
     std::optional<InvokeOutcome> init_failure;  // the runtime failed its init
   };
 
+  // An invocation sent to its VM: what finishing it needs.
+  struct Running {
+    InvokeRequest request;  // without its payload once sent
+    ColdStart cold;
+    std::optional<ForegroundGate::Scope> foreground;  // a cold start's, held to its end
+    std::chrono::steady_clock::time_point handler_start;
+    InvokeDone done;
+  };
+
   VmInvoker(const InvokerConfig& config, VmInvokerOptions options, bool cgroups,
             std::shared_ptr<jail::VmJails> jails);
 
@@ -94,6 +110,9 @@ class VmInvoker : public Invoker {
   std::vector<std::string> snapshot_disks(const FunctionSpec& fn) const;
   // What restoring fn's current revision takes (egress_policy included).
   Result<SnapshotSpec> snapshot_spec(const FunctionSpec& fn) const;
+  // The rest of an invocation once its VM answered (or did not): the outcome, the VM kept
+  // warm or destroyed, then run->done.
+  void finish(const std::shared_ptr<Running>& run, Result<InvokeResult> result);
   // Keeps the healthy VM warm in the pool (destroyed instead once shutdown began).
   void give_back(EnvPtr env);
 
@@ -105,6 +124,10 @@ class VmInvoker : public Invoker {
   // Held by every cold start: the pool's and the standby stock's refills wait behind it.
   const std::shared_ptr<ForegroundGate> gate_ = std::make_shared<ForegroundGate>();
   VmPool pool_;
+  // Finish invocations whose VMs answered (the outcome, the working set, the pool); they
+  // and the waits below go before the pool does.
+  boost::asio::thread_pool finishers_{4};
+  std::unique_ptr<AgentReplies> replies_ = std::make_unique<AgentReplies>();
 
   std::mutex mu_;
   std::condition_variable changed_;  // a snapshot finished, or shutdown

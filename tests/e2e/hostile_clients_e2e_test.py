@@ -5,10 +5,13 @@ invokes a warm function over one keep-alive connection.
 
 The well-behaved client's p99 must stay within 2x of the same client's p99 with nobody else
 connected, slowloris clients are cut off at the whole-request deadline, idle connections
-are served when they finally send, and clients over --max-connections get a 503.
+are served when they finally send, and clients over --max-connections get a 503. emberd has
+only HANDLER_THREADS handler threads: invocations waiting on their VMs hold none, so more of
+them than that run at once, and other requests are answered meanwhile.
 """
 import argparse
 import http.client
+import json
 import multiprocessing
 import os
 import resource
@@ -17,6 +20,7 @@ import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -28,7 +32,14 @@ SLOWLORIS = 200
 REQUEST_TIMEOUT_S = 5
 MAX_CONNECTIONS = IDLE + SLOWLORIS + 100
 SAMPLES = 200
+HANDLER_THREADS = 2
 NOOP = "def handler(event, context):\n    return {'ok': True}\n"
+SLEEPER = """import time
+def handler(event, context):
+    started = time.time()
+    time.sleep(event.get("sleep", 0))
+    return {"started": started, "ended": time.time()}
+"""
 
 
 def p99(values):
@@ -82,7 +93,8 @@ class HostileClientsTest(unittest.TestCase):
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
         cls.state = tempfile.mkdtemp(prefix="ember-hostile-", dir=os.environ.get("EMBER_E2E_TMP"))
         cls.d = Emberd(ARGS, cls.state, extra_args=(
-            "--request-timeout-s", str(REQUEST_TIMEOUT_S), "--max-connections", str(MAX_CONNECTIONS)))
+            "--request-timeout-s", str(REQUEST_TIMEOUT_S), "--max-connections", str(MAX_CONNECTIONS),
+            "--handler-threads", str(HANDLER_THREADS)))
 
     @classmethod
     def tearDownClass(cls):
@@ -156,6 +168,47 @@ class HostileClientsTest(unittest.TestCase):
         self.assertTrue(refused.recv(100).startswith(b"HTTP/1.1 503"))
         for sock in idle + extra + [refused]:
             sock.close()
+
+    def test_invocations_waiting_on_their_vms_hold_no_handler_thread(self):
+        body = {"FunctionName": "sleeper", "Runtime": "python3.11", "Handler": "app.handler",
+                "Role": "arn:aws:iam::000000000000:role/e2e", "MemorySize": 128, "Timeout": 60,
+                "Code": {"ZipFile": make_zip({"app.py": (SLEEPER, 0o644)})}}
+        status, _, payload = self.d.request("POST", API, body)
+        self.assertEqual(status, 201, payload)
+        path = f"{API}/sleeper/invocations"
+        status, _, payload = self.d.request("POST", path, {"sleep": 0})  # booted, snapshotted
+        self.assertEqual(status, 200, payload)
+
+        concurrent = 2 * HANDLER_THREADS
+        answers = [None] * concurrent
+
+        def invoke(i):
+            answers[i] = self.d.request("POST", path, {"sleep": 10})
+
+        callers = [threading.Thread(target=invoke, args=(i,)) for i in range(concurrent)]
+        for caller in callers:
+            caller.start()
+        time.sleep(5)  # every invocation reached its VM (a warm one, the others restored)
+        status, _, payload = self.d.request("GET", API + "/", timeout=30)
+        listed_at = time.time()
+        self.assertEqual(status, 200, payload)
+        for caller in callers:
+            caller.join()
+        spans = []
+        for status, _, payload in answers:
+            self.assertEqual(status, 200, payload)
+            spans.append(json.loads(payload))
+        latest_start = max(s["started"] for s in spans)
+        earliest_end = min(s["ended"] for s in spans)
+        print(f"{concurrent} invocations on {HANDLER_THREADS} handler threads: all running "
+              f"together for {earliest_end - latest_start:.2f} s; ListFunctions answered "
+              f"{earliest_end - listed_at:.2f} s before the first of them ended", file=sys.stderr)
+        # With a handler thread held per invocation, at most HANDLER_THREADS would overlap.
+        self.assertLess(latest_start, earliest_end)
+        self.assertLess(listed_at, earliest_end)
+        status, _, payload = self.d.request("DELETE", f"{API}/sleeper")
+        self.assertEqual(status, 204, payload)
+
 
 
 def main():
