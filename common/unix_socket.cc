@@ -1,9 +1,12 @@
 // Unix stream socket helpers.
 #include "common/unix_socket.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace ember {
@@ -30,6 +33,40 @@ Result<UniqueFd> listen_unix(const std::string& path, int backlog, int type_flag
   }
   if (::listen(fd.get(), backlog) != 0) return errno_error("listen", path);
   return fd;
+}
+
+Status wait_socket_ready(int fd, short events, SocketDeadline deadline, const char* what) {
+  for (;;) {
+    int ms = -1;
+    if (deadline) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            *deadline - std::chrono::steady_clock::now())
+                            .count();
+      if (left <= 0) {
+        errno = ETIMEDOUT;
+        return errno_error(what);
+      }
+      ms = static_cast<int>(std::min<int64_t>(left, 1 << 30));
+    }
+    pollfd p = {fd, events, 0};
+    const int n = ::poll(&p, 1, ms);
+    if (n > 0) return {};
+    if (n < 0 && errno != EINTR) return errno_error(what, "poll");
+  }
+}
+
+Status send_all(int fd, std::string_view bytes, SocketDeadline deadline, const char* what) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      EMBER_CHECK(wait_socket_ready(fd, POLLOUT, deadline, what));
+      continue;
+    }
+    if (n < 0) return errno_error(what);
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
 }
 
 }  // namespace ember

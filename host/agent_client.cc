@@ -17,35 +17,15 @@ namespace ember::host {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Deadline = std::optional<Clock::time_point>;
+using Deadline = SocketDeadline;
 
 Deadline deadline_after(std::optional<Millis> timeout) {
   if (!timeout) return std::nullopt;
   return Clock::now() + *timeout;
 }
 
-// Waits until fd is readable (or writable, for POLLOUT); an ETIMEDOUT error when the
-// deadline passes first.
-Status wait_ready_for(int fd, short events, Deadline deadline, const char* what) {
-  for (;;) {
-    int ms = -1;
-    if (deadline) {
-      auto left = std::chrono::duration_cast<Millis>(*deadline - Clock::now()).count();
-      if (left <= 0) {
-        errno = ETIMEDOUT;
-        return errno_error(what);
-      }
-      ms = static_cast<int>(std::min<int64_t>(left, 1 << 30));
-    }
-    pollfd p = {fd, events, 0};
-    int n = ::poll(&p, 1, ms);
-    if (n > 0) return {};
-    if (n < 0 && errno != EINTR) return errno_error(what, "poll");
-  }
-}
-
 Status wait_readable(int fd, Deadline deadline, const char* what) {
-  return wait_ready_for(fd, POLLIN, deadline, what);
+  return wait_socket_ready(fd, POLLIN, deadline, what);
 }
 
 Result<UniqueFd> connect_unix_socket(const std::string& path) {
@@ -68,22 +48,6 @@ Result<UniqueFd> connect_with_retry(const std::string& path, Deadline deadline) 
     if (!transient || Clock::now() >= *deadline) return s.error();
     std::this_thread::sleep_for(Millis(5));
   }
-}
-
-// Sends all of bytes by the deadline: a guest that stops draining its vsock cannot hold
-// the caller past it (an ETIMEDOUT error).
-Status send_bytes(int fd, std::string_view bytes, Deadline deadline) {
-  while (!bytes.empty()) {
-    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      EMBER_CHECK(wait_ready_for(fd, POLLOUT, deadline, "send to agent"));
-      continue;
-    }
-    if (n < 0) return errno_error("send to agent");
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return {};
 }
 
 // One line ending in '\n', read byte by byte so no frame bytes after it are consumed.
@@ -161,7 +125,7 @@ Result<AgentSession> AgentSession::connect_vsock(const std::string& vsock_uds, u
   Deadline deadline = deadline_after(timeout);
   for (;;) {
     EMBER_TRY(UniqueFd fd, connect_with_retry(vsock_uds, deadline));
-    EMBER_CHECK(send_bytes(fd.get(), "CONNECT " + std::to_string(port) + "\n", deadline));
+    EMBER_CHECK(send_all(fd.get(), "CONNECT " + std::to_string(port) + "\n", deadline, "send to agent"));
     EMBER_TRY(std::optional<std::string> line, read_line(fd.get(), deadline));
     if (line) {
       if (!line->starts_with("OK ")) {
@@ -189,7 +153,8 @@ Status AgentSession::send(const AgentMessage& message, std::optional<Millis> tim
 
 Status AgentSession::send_raw(std::string_view bytes, std::optional<Millis> timeout) {
   if (!fd_) return make_error("send to agent", "session is closed");
-  return send_bytes(fd_.get(), bytes, deadline_after(timeout));
+  // A guest that stops draining its vsock cannot hold the caller past the deadline.
+  return send_all(fd_.get(), bytes, deadline_after(timeout), "send to agent");
 }
 
 Result<AgentMessage> AgentSession::receive(std::optional<Millis> timeout) {

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "common/unique_fd.h"
+#include "common/unix_socket.h"
 
 namespace ember::host {
 
@@ -33,9 +34,8 @@ Result<std::string> vm_control_request(const std::string& api_sock, const std::s
     ::usleep(5'000);
   }
   const std::string line = request_json + "\n";
-  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(line.size())) {
-    return errno_error("send a control request", api_sock);
+  if (Status sent = send_all(fd.get(), line, deadline, "send a control request"); !sent.ok()) {
+    return Error{sent.error().code, "send a control request", api_sock};
   }
   std::string reply;
   while (reply.find('\n') == std::string::npos) {
