@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """emberd's invoke benchmark (scripts/bench-invoke): the warm round trip of a no-op Python
-handler (client -> emberd -> agent -> handler -> back) over N calls, and cold starts by
-restore against cold starts by boot, all in one run on one emberd.
+handler (client -> emberd -> agent -> handler -> back) over N calls, where that time goes
+hop by hop, and cold starts by restore against cold starts by boot, all in one run on one
+emberd.
 """
 import argparse
+import base64
 import http.client
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -72,10 +75,47 @@ def warm_round_trips(d, calls):
     return times
 
 
+# Hops of one warm round trip, from what each side measured: the client's round trip, emberd's
+# X-Ember-Timing (total: request read to response ready; handler: Invoke sent to its answer
+# read) and the REPORT line's Duration (the agent's, from the Invoke's arrival to the
+# runtime's response).
+HOPS = (
+    ("client <-> emberd: HTTP, SigV4, the client's own time", lambda c, t, d: c - t["total"]),
+    ("emberd: routing, lookup, pool, log lines", lambda c, t, d: t["total"] - t["handler"]),
+    ("emberd <-> agent: vsock both ways, frames", lambda c, t, d: t["handler"] - d),
+    ("agent <-> runtime: Runtime API next/response, handler", lambda c, t, d: d),
+)
+
+
+def breakdown(d, calls):
+    """Warm calls with LogType Tail (for the REPORT line): per hop, the median and p99 ms."""
+    conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=120)
+    rows = []
+    for i in range(calls):
+        headers = d.signed("POST", f"{API}/noop/invocations", b"{}",
+                           {"X-Amz-Log-Type": "Tail"})
+        start = time.monotonic()
+        conn.request("POST", f"{API}/noop/invocations", b"{}", headers)
+        r = conn.getresponse()
+        r.read()
+        client = (time.monotonic() - start) * 1000
+        if r.status != 200:
+            sys.exit(f"bench-invoke: breakdown call {i} failed: {r.status}")
+        log_text = base64.b64decode(r.getheader("X-Amz-Log-Result", "")).decode(errors="replace")
+        found = re.search(r"REPORT .*?Duration: ([0-9.]+) ms", log_text)
+        if not found:
+            sys.exit(f"bench-invoke: no REPORT Duration in the log tail: {log_text!r}")
+        t = timing({k.lower(): v for k, v in r.getheaders()})
+        rows.append([hop(client, t, float(found.group(1))) for _, hop in HOPS] + [client])
+    conn.close()
+    return rows
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     add_binary_flags(p)
     p.add_argument("--calls", type=int, default=1000)
+    p.add_argument("--breakdown-calls", type=int, default=300)
     p.add_argument("--cold-runs", type=int, default=3)
     p.add_argument("--memory", type=int, default=1769)
     args = p.parse_args()
@@ -85,6 +125,8 @@ def main():
         create(d, "noop", args.memory)
         log(f"warm round trip: {args.calls} calls of a no-op Python handler")
         warm = warm_round_trips(d, args.calls)
+        log(f"where it goes: {args.breakdown_calls} more calls with LogType Tail")
+        hops = breakdown(d, args.breakdown_calls)
 
         boots, restores = [], []
         for run in range(args.cold_runs):
@@ -104,6 +146,14 @@ def main():
     finally:
         d.stop()
 
+    whole = statistics.median(row[-1] for row in hops)
+    print(f"one warm round trip hop by hop ({len(hops)} calls with LogType Tail; median "
+          f"{whole:.2f} ms):")
+    for index, (name, _) in enumerate(HOPS):
+        values = [row[index] for row in hops]
+        median = statistics.median(values)
+        print(f"  {name:<58} median {median:7.2f} ms  p99 {percentile(values, 99):7.2f} ms  "
+              f"{median / whole * 100:5.1f} %")
     med_boot = statistics.median(e for e, _ in boots)
     med_restore = statistics.median(e for e, _ in restores)
     print(f"warm invoke round trip, {len(warm)} calls: median {statistics.median(warm):.2f} ms, "
