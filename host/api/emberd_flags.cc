@@ -65,8 +65,9 @@ po::options_description describe_flags() {
       ("request-timeout-s", po::value<uint32_t>()->default_value(60),
        "a request's head and body must arrive within this of its first byte, and its "
        "response be taken within it (1..3600)")
-      ("handler-threads", po::value<size_t>()->default_value(256),
-       "requests handled at once (1..4096), a thread each; more wait in a queue")
+      ("handler-threads", po::value<size_t>()->default_value(64),
+       "requests handled at once (1..4096), a thread each; more wait in a queue (an "
+       "invocation holds one only for its cold start, not while its handler runs)")
       ("async-retry-delay-seconds", po::value<uint32_t>()->default_value(60),
        "the wait before an Event invocation's first retry after a function error; the second "
        "waits twice as long (1..3600; Lambda: 60)")

@@ -31,7 +31,7 @@ struct EmberdConfig {
   std::string region = "us-east-1";
   std::chrono::seconds drain_timeout{30};
   size_t max_connections = 4096;   // open HTTP connections
-  size_t handler_threads = 256;    // requests handled at once
+  size_t handler_threads = 64;     // requests handled at once
   std::chrono::seconds request_timeout{60};  // a request's whole head and body, and its response
   std::chrono::seconds async_retry_delay{60};  // before the first retry after a function error
   uint32_t async_workers = 4;                  // Event invocations run at once

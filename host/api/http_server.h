@@ -55,7 +55,7 @@ struct HttpServerOptions {
   // Requests handled at once, one handler thread each until handle() returns (a deferred
   // answer holds none while pending); further complete requests wait in a queue (an idle
   // connection, or one whose request is still arriving, holds no thread).
-  size_t handler_threads = 256;
+  size_t handler_threads = 64;
   // A keep-alive connection with no request for this long is closed.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
   // A request's line, headers and body must all arrive within this of its first byte, and a
