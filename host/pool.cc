@@ -310,16 +310,21 @@ VmPool::Entry* VmPool::pick_refill(Clock::time_point now) {
 
 VmPool::Clock::time_point VmPool::housekeeping(Clock::time_point now, Doomed& doomed) {
   Clock::time_point next = now + options_.health_interval;
-  for (auto& [key, e] : entries_) {
+  for (auto entry = entries_.begin(); entry != entries_.end();) {
+    const std::unique_ptr<Entry>& e = entry->second;
     if (!e->removed && !e->idle && now - e->last_acquire >= options_.idle_timeout) e->idle = true;
-    // A removed snapshot keeps no VM, not even one whose restore ended after the remove.
+    // A removed snapshot keeps no VM, not even one whose restore ended after the remove,
+    // and once none of its VMs is leased or being restored, no entry either.
     if (e->removed || e->idle) {
       while (!e->vms.empty()) {
         doom(std::move(e->vms.front()), doomed);
         e->vms.pop_front();
       }
+      const bool unused = e->removed && e->leased == 0 && e->restoring == 0;
+      entry = unused ? entries_.erase(entry) : std::next(entry);
       continue;
     }
+    ++entry;
     next = std::min(next, e->last_acquire + options_.idle_timeout);
     const bool check_health = now >= e->next_health_check;
     if (check_health) e->next_health_check = now + options_.health_interval;
@@ -391,6 +396,11 @@ void VmPool::run_worker() {
     changed_.notify_all();
     // Dropped by the next housekeeping if the snapshot went idle, was removed or shrank.
   }
+}
+
+size_t VmPool::tracked_snapshots() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
 }
 
 PoolStats VmPool::stats() const {

@@ -192,6 +192,9 @@ class VmPool {
   bool wait_ready(const std::string& dir, size_t count, std::chrono::milliseconds timeout);
 
   PoolStats stats() const;
+  // Snapshots the pool keeps an entry for, removed ones included until their last VM is
+  // back (tests).
+  size_t tracked_snapshots() const;
 
  private:
   friend class Lease;

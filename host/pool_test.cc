@@ -530,5 +530,23 @@ TEST_F(PoolTest, AVmRestoredWhileItsSnapshotIsRemovedIsDestroyed) {
   EXPECT_EQ(count(&FakeState::destroyed), 1);
 }
 
+TEST_F(PoolTest, ARemovedSnapshotsEntryGoesWithItsLastVm) {
+  auto pool = make_pool();
+  auto lease = pool->acquire(a_);
+  ASSERT_TRUE(lease.ok()) << lease.error().message();
+  ASSERT_TRUE(pool->acquire(b_).ok());
+  ASSERT_EQ(pool->tracked_snapshots(), 2u);
+  pool->remove(a_.dir);
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(pool->tracked_snapshots(), 2u);  // a's VM is still leased
+  lease->release(true);
+  const auto deadline = Clock::now() + milliseconds(5000);
+  while (pool->tracked_snapshots() > 1 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(pool->tracked_snapshots(), 1u);  // a retired revision leaves nothing behind
+  EXPECT_GE(count(&FakeState::destroyed), 1);  // a's VM, given back after the remove
+}
+
 }  // namespace
 }  // namespace ember::host
