@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -23,6 +24,10 @@ class FakeInvoker : public Invoker {
     }
     std::this_thread::sleep_for(sleep);
     if (during_invoke) during_invoke(request);
+    if (stale > 0) {
+      --stale;
+      return Error{ESTALE, "fake invoke", "the function changed before this invocation began"};
+    }
     if (fail_with_service_error) {
       return invoke_error(InvokeErrorType::kServiceException, "fake invoke", "it broke");
     }
@@ -85,6 +90,7 @@ class FakeInvoker : public Invoker {
   bool time_out = false;
   std::function<void(const InvokeRequest&)> during_invoke;  // runs inside each invoke()
   bool park_invocations = false;  // invoke_async() parks requests (see answer_parked())
+  std::atomic<int> stale{0};  // the next `stale` invocations answer ESTALE (retired revision)
   InvokeTiming timing{.queue_ms = 0.5, .handler_ms = 12.34, .total_ms = 13.5, .cold = false};
   std::atomic<bool> shut_down{false};
 

@@ -25,7 +25,7 @@ class FunctionUrlApiTest : public ApiTest {
     auto urls = FunctionUrlStore::open(dir_ + "/functions.db");
     ASSERT_TRUE(urls.ok()) << urls.error().message();
     urls_.emplace(std::move(urls).value());
-    runner_.emplace(*code_, *logs_, invoker_, "us-east-1");
+    runner_.emplace(*functions_, *code_, *logs_, invoker_, "us-east-1");
     url_api_.emplace(*functions_, *urls_, *runner_, kBase);
     url_api_->add_routes(api_->router());
     api_->on_function_deleted(

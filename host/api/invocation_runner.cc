@@ -64,6 +64,21 @@ FunctionSpec InvocationRunner::spec_for(const FunctionRecord& r) const {
 
 void InvocationRunner::run_async(const FunctionRecord& function, const InvocationInput& input,
                                  Done done) {
+  start(function, input, std::move(done), kStaleRestarts);
+}
+
+void InvocationRunner::start(const FunctionRecord& function, const InvocationInput& input,
+                             Done done, int restarts_left) {
+  // The function changed before this invocation began (its code was replaced, or its
+  // revision retired while it waited for the revision's first boot): it runs on what the
+  // function is now, as Lambda's $LATEST would.
+  auto on_stale = [this, name = function.name, input, restarts_left](Error stale,
+                                                                       Done& then) {
+    if (restarts_left == 0) return then(std::move(stale));
+    auto current = functions_.get(name);
+    if (!current.ok()) return then(current.error());
+    start(current.value(), input, std::move(then), restarts_left - 1);
+  };
   InvokeRequest request;
   request.fn = spec_for(function);
   request.request_id = input.request_id;
@@ -74,13 +89,17 @@ void InvocationRunner::run_async(const FunctionRecord& function, const Invocatio
   // code is replaced meanwhile.
   auto code_use = code_.use(function.code_sha256_hex);
   if (!code_use.ok()) {
-    return done(Error{ESTALE, "invoke " + function.name,
-                      "its code was replaced while this invocation started; send it again"});
+    return on_stale(Error{ESTALE, "invoke " + function.name,
+                          "its code was replaced while this invocation started; send it again"},
+                    done);
   }
   auto held = std::make_shared<CodeUse>(std::move(code_use).value());
   invoker_.invoke_async(
-      std::move(request), [this, held, function, request_id = input.request_id,
-                           done = std::move(done)](Result<InvokeOutcome> outcome) {
+      std::move(request), [this, held, function, request_id = input.request_id, on_stale,
+                           done = std::move(done)](Result<InvokeOutcome> outcome) mutable {
+        if (!outcome.ok() && outcome.error().code == ESTALE) {
+          return on_stale(outcome.error(), done);
+        }
         if (!outcome.ok()) {
           std::fprintf(stderr, "emberd: invoke %s (%s): %s\n", function.name.c_str(),
                        request_id.c_str(), outcome.error().message().c_str());

@@ -12,6 +12,7 @@
 #include "host/logs/function_logs.h"
 #include "host/store/code_store.h"
 #include "host/store/function_record.h"
+#include "host/store/function_store.h"
 
 namespace ember::host {
 
@@ -30,15 +31,22 @@ struct InvocationResult {
 // Thread-safe.
 class InvocationRunner {
  public:
-  InvocationRunner(CodeStore& code, FunctionLogs& logs, Invoker& invoker, std::string region)
-      : code_(code), logs_(logs), invoker_(invoker), region_(std::move(region)) {}
+  InvocationRunner(FunctionStore& functions, CodeStore& code, FunctionLogs& logs,
+                   Invoker& invoker, std::string region)
+      : functions_(functions),
+        code_(code),
+        logs_(logs),
+        invoker_(invoker),
+        region_(std::move(region)) {}
 
   using Done = std::function<void(Result<InvocationResult>)>;
 
   // Runs the invocation and logs it, then calls done once: on this thread before returning,
   // or later on the invoker's (Invoker::invoke_async). An invoker error (no capacity:
   // EAGAIN, or Ember failing) is passed on as it came, logged to stderr, and writes no log
-  // lines. done must not block.
+  // lines. One the invoker calls stale (ESTALE: the function changed before the invocation
+  // began) starts it again on the function as stored now, up to kStaleRestarts times. done
+  // must not block.
   void run_async(const FunctionRecord& function, const InvocationInput& input, Done done);
   // run_async(), waiting for its result.
   Result<InvocationResult> run(const FunctionRecord& function, const InvocationInput& input);
@@ -48,6 +56,12 @@ class InvocationRunner {
   const std::string& region() const { return region_; }
 
  private:
+  static constexpr int kStaleRestarts = 3;
+
+  void start(const FunctionRecord& function, const InvocationInput& input, Done done,
+             int restarts_left);
+
+  FunctionStore& functions_;
   CodeStore& code_;
   FunctionLogs& logs_;
   Invoker& invoker_;

@@ -203,5 +203,33 @@ TEST_F(InvokeTest, CodeReplacedDuringAnInvocationStaysUntilItEnds) {
   EXPECT_FALSE(fs::exists(dir_ + "/code/" + hex_encode(sha256(hello_zip("v1"))) + ".zip"));
 }
 
+TEST_F(InvokeTest, AnInvocationWhoseRevisionRetiredBeforeItBeganRunsOnTheFunctionAsItIsNow) {
+  create_ok("moving", hello_zip("v1"));
+  const std::string new_image = dir_ + "/code/" + hex_encode(sha256(hello_zip("v2"))) + ".erofs";
+  invoker_.during_invoke = [&](const InvokeRequest&) {
+    if (invoker_.seen().size() > 1) return;
+    const HttpResponse updated = call("PUT", "/2015-03-31/functions/moving/code",
+                                      json{{"ZipFile", base64_encode(hello_zip("v2"))}}.dump());
+    EXPECT_EQ(updated.status, 200) << updated.body;
+  };
+  invoker_.stale = 1;  // the update retired the first attempt's revision before it began
+  const HttpResponse response = invoke("{\"n\":1}", {}, "moving");
+  EXPECT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.body, "{\"n\":1}");
+  const auto seen = invoker_.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_NE(seen[0].fn.revision_id, seen[1].fn.revision_id);
+  EXPECT_EQ(seen[1].fn.code_image_path, new_image);
+  EXPECT_EQ(seen[0].request_id, seen[1].request_id);  // one invocation, started again
+}
+
+TEST_F(InvokeTest, AnInvocationStaleEveryTimeFailsAfterItsRestarts) {
+  create_ok("moving");
+  invoker_.stale = 100;
+  const HttpResponse response = invoke("{}", {}, "moving");
+  EXPECT_EQ(response.status, 500) << response.body;
+  EXPECT_EQ(invoker_.seen().size(), 4u);  // the first attempt and three restarts
+}
+
 }  // namespace
 }  // namespace ember::host

@@ -78,7 +78,9 @@ struct InvokeOutcome {
 
 // Errors an invoker returns become Lambda API errors. It says "no capacity right now" with
 // an Error whose code is EAGAIN (as VmPool::acquire() does): TooManyRequestsException, 429.
-// Every other error is a ServiceException, 500, with the error's message.
+// Every other error is a ServiceException, 500, with the error's message. ESTALE says "the
+// function's revision was retired before this invocation began": the InvocationRunner runs
+// it again on the function as stored now.
 enum class InvokeErrorType { kServiceException, kTooManyRequests };
 InvokeErrorType invoke_error_type(const Error& error);
 // Builds an error of the given type, for invokers.

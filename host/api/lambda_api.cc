@@ -43,7 +43,7 @@ LambdaApi::LambdaApi(FunctionStore& functions, CodeStore& code, FunctionLogs& lo
       logs_(logs),
       invoker_(invoker),
       options_(options),
-      runner_(code, logs, invoker, options.region) {
+      runner_(functions, code, logs, invoker, options.region) {
   auto route = [this](HttpResponse (LambdaApi::*method)(const HttpRequest&, const Params&)) {
     return [this, method](const HttpRequest& request, const Params& params) {
       return (this->*method)(request, params);

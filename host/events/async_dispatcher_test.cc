@@ -31,7 +31,7 @@ class DispatcherTest : public ::testing::Test {
     logs_.emplace(dir_ + "/logs");
     queue_ = std::move(EventQueue::open(dir_ + "/events.db")).value();
     configs_.emplace(std::move(EventInvokeConfigStore::open(dir_ + "/functions.db")).value());
-    runner_.emplace(*code_, *logs_, invoker_, "us-east-1");
+    runner_.emplace(*functions_, *code_, *logs_, invoker_, "us-east-1");
     dispatcher_.emplace(*queue_, *functions_, *configs_, *runner_, *logs_,
                         AsyncDispatcherOptions{.workers = 0,
                                                .function_error_delay_ms = kDelay,

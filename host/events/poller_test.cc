@@ -86,7 +86,7 @@ class PollerTest : public RedisServerTest {
     code_.emplace(std::move(CodeStore::open(state_ + "/code")).value());
     logs_.emplace(state_ + "/logs");
     events_ = std::move(EventQueue::open(state_ + "/events.db")).value();
-    runner_.emplace(*code_, *logs_, invoker_, "us-east-1");
+    runner_.emplace(*functions_, *code_, *logs_, invoker_, "us-east-1");
     FunctionRecord record{.name = "consumer", .runtime = "python3.11", .handler = "app.h"};
     auto code = code_->put(hello_zip());
     ASSERT_TRUE(code.ok()) << code.error().message();

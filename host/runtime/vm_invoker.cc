@@ -194,15 +194,25 @@ std::vector<std::string> VmInvoker::snapshot_disks(const FunctionSpec& fn) const
 }
 
 VmInvoker::EnvPtr VmInvoker::take_warm(const FunctionSpec& fn) {
+  std::string old_dir;
   {
     std::lock_guard lock(mu_);
     FunctionState& state = functions_[fn.name];
     if (state.revision != fn.revision_id) {
-      // Code or configuration changed since: the old VMs and snapshot must not serve.
-      if (!state.revision.empty()) pool_.remove(snapshot_dir(fn.name, state.revision));
+      // Code or configuration changed since (or, racing an update, an invocation of the
+      // revision before it arrived): the other revision's VMs and snapshot must not serve,
+      // nor its files stay behind.
+      if (!state.revision.empty()) {
+        old_dir = snapshot_dir(fn.name, state.revision);
+        pool_.remove(old_dir);
+      }
       state.revision = fn.revision_id;
       state.snapshotting = false;
     }
+  }
+  if (!old_dir.empty()) {
+    std::error_code ec;
+    fs::remove_all(old_dir, ec);
   }
   std::optional<Lease> warm = pool_.take_warm(snapshot_dir(fn.name, fn.revision_id));
   if (!warm) return nullptr;
@@ -356,8 +366,15 @@ Result<VmInvoker::ColdStart> VmInvoker::cold_start(const InvokeRequest& request,
         changed_.notify_all();
         return booted;
       }
+      if (state.revision != fn.revision_id) {
+        // Retired while this cold start waited for the revision's first boot: the
+        // invocation has not begun, so it runs on what the function is now (the caller
+        // looks it up again) rather than booting a dead revision.
+        return Error{ESTALE, "invoke " + fn.name,
+                     "the function changed before this invocation began"};
+      }
       lock.unlock();
-      return boot_and_init(request);  // the snapshot is still being made, or failed
+      return boot_and_init(request);  // the revision's snapshot failed: one boot each
     }
   }
   auto restored = restore(fn);
