@@ -530,8 +530,11 @@ void VmInvoker::finish(const std::shared_ptr<Running>& run, Result<InvokeResult>
     }
   }
   out.runtime_output = run->cold.init_logs + out.runtime_output;
-  // A clone's first invocation shows which of the snapshot's pages a restore needs.
-  if (keep) record_working_set(fn, env);
+  // A clone's first invocation shows which of the snapshot's pages a restore needs. One that
+  // timed out shows those it reached: recorded too, or every later clone would fault them
+  // in one by one again and time out the same way.
+  const bool timed_out = !result.ok() && result.error().code == ETIMEDOUT;
+  if (keep || (timed_out && env.vm().alive())) record_working_set(fn, env);
   out.timing = run->cold.timing;
   out.timing.handler_ms = ms_between(run->handler_start, handler_end);
   out.timing.total_ms = ms_between(request.received, Clock::now());
