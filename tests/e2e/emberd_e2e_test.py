@@ -312,10 +312,15 @@ class RestoreTest(EmberdCase):
                 "    time.sleep(event.get('sleep', 0))\n"
                 "    return {'random': random.random(), 'now_ms': time.time() * 1000,\n"
                 "            'remaining_ms': context.get_remaining_time_in_millis()}\n", 0o644)}),
+            # crypto's functions taken during init, and UUIDs Node keeps ready from then.
             "rand-node": ("nodejs18.x", "index.handler", {"index.js": (
+                "const { randomBytes, randomUUID, webcrypto } = require('crypto');\n"
+                "randomUUID();\n"
                 "exports.handler = async (event, context) => {\n"
                 "  await new Promise((done) => setTimeout(done, (event.sleep || 0) * 1000));\n"
                 "  return { random: Math.random(), now_ms: Date.now(),\n"
+                "           bytes: randomBytes(8).toString('hex'), uuid: randomUUID(),\n"
+                "           values: Array.from(webcrypto.getRandomValues(new Uint32Array(2))),\n"
                 "           remaining_ms: context.getRemainingTimeInMillis() };\n"
                 "};\n", 0o644)}),
         }
@@ -343,8 +348,11 @@ class RestoreTest(EmberdCase):
             restored = [t for t in (timing(headers) for headers, _ in calls)
                         if t["start"] == "cold" and t["boot"] == 0]
             self.assertGreaterEqual(len(restored), 2, [h["x-ember-timing"] for h, _ in calls])
-            values = [first["random"]] + [result["random"] for _, result in calls]
-            self.assertEqual(len(set(values)), 4, f"{name}: {values}")
+            for key in ("random", "bytes", "uuid", "values"):
+                if key not in first:
+                    continue
+                values = [str(r[key]) for r in [first] + [result for _, result in calls]]
+                self.assertEqual(len(set(values)), 4, f"{name}'s {key}: {values}")
             # A clone's first invocation recorded the snapshot's working set for later restores.
             recorded = glob.glob(f"{self.state}/runtime/snapshots/{name}/*/working_set")
             self.assertEqual(len(recorded), 1, self.d.output()[-2000:])

@@ -11,6 +11,8 @@ const path = require('path');
 const util = require('util');
 const { pathToFileURL } = require('url');
 
+const restoreRandom = require('./restore_random');
+
 const API_PREFIX = '/2018-06-01/runtime';
 
 // ---- the Runtime API client: one keep-alive connection ----
@@ -282,38 +284,9 @@ process.on('unhandledRejection', (reason) => {
   exitOnUncaught(error, 128);
 });
 
-// ---- after a restore from a snapshot ----
-
-// Every clone of a snapshot starts with the Math.random state V8 made during init, and V8
-// cannot be reseeded: Math.random becomes xoshiro128** seeded from the kernel's RNG (which
-// the agent's Refresh reseeded), read from /dev/urandom since crypto's pool is a clone too.
-function reseedMathRandom() {
-  const s = new Uint32Array(4);
-  const fd = fs.openSync('/dev/urandom', 'r');
-  try {
-    fs.readSync(fd, s);
-  } finally {
-    fs.closeSync(fd);
-  }
-  if ((s[0] | s[1] | s[2] | s[3]) === 0) s[0] = 1;
-  const rotl = (x, k) => (x << k) | (x >>> (32 - k));
-  const next32 = () => {
-    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
-    const t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    return result;
-  };
-  // 53 random bits, as V8's own: 27 from one draw and 26 from the next.
-  Math.random = () => ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992;
-}
-
 async function main() {
   patchConsole();
+  restoreRandom.install();  // before the handler's code can take crypto's functions
   const taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
   let handler;
   try {
@@ -330,7 +303,7 @@ async function main() {
     const restores = Number(next.headers['ember-restore-count'] || 0);
     if (restores !== restoresSeen) {  // restored from a snapshot since the last invocation
       restoresSeen = restores;
-      reseedMathRandom();
+      restoreRandom.afterRestore();
     }
     await runInvocation(handler, next);
   }
