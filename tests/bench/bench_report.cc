@@ -200,6 +200,10 @@ void print_memory(const MemoryComparison& memory) {
                 mib(m.pss_shmem_kib), mib(m.rss_kib));
   };
   row(std::to_string(memory.vms) + " clones of the init snapshot", memory.clones);
+  if (memory.clones_with_working_set) {
+    row(std::to_string(memory.vms) + " clones, the working set installed",
+        *memory.clones_with_working_set);
+  }
   row(std::to_string(memory.vms) + " fresh boots + init", memory.boots);
 }
 
@@ -238,6 +242,12 @@ void print_targets(const PathSamples& samples, const std::optional<MemoryCompari
             " fresh boots' PSS",
         static_cast<double>(memory->clones.pss_kib) / static_cast<double>(memory->boots.pss_kib),
         kMemoryRatioTarget);
+    if (memory->clones_with_working_set) {
+      print_target("(w) " + std::to_string(memory->vms) + " clones' PSS / fresh boots' PSS",
+                   static_cast<double>(memory->clones_with_working_set->pss_kib) /
+                       static_cast<double>(memory->boots.pss_kib),
+                   kMemoryRatioTarget);
+    }
   } else {
     std::printf("%-44s %9s %12s  %s\n", "clones' PSS / fresh boots' PSS", "-", "<= 0.4000",
                 "not measured");

@@ -108,9 +108,12 @@ Status run(const ColdstartConfig& config) {
   std::optional<MemoryComparison> memory;
   Status measured;
   if (config.mem_vms > 0) {
-    progress("memory: " + std::to_string(config.mem_vms) + " clones, then " +
-             std::to_string(config.mem_vms) + " fresh boots");
-    auto compared = compare_memory(paths, config.mem_vms, invocation);
+    const std::string n = std::to_string(config.mem_vms);
+    progress("memory: " + n + " clones, " +
+             (samples.working_set.empty() ? "" : "then " + n + " with the working set, ") +
+             "then " + n + " fresh boots");
+    auto compared =
+        compare_memory(paths, config.mem_vms, invocation, !samples.working_set.empty());
     if (compared.ok()) {
       memory = *compared;
       print_memory(*memory);

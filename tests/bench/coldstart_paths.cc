@@ -121,17 +121,24 @@ Result<Sample> ColdstartPaths::boot_path(uint32_t n) const {
   return sample;
 }
 
-Result<Sample> ColdstartPaths::restore_path(uint32_t n, bool with_working_set) const {
+Status ColdstartPaths::install_working_set(bool on) const {
   // ember-vmm installs <snapshot>/working_set when it is there; (b) keeps it aside.
   const std::string installed = snapshot_dir_ + "/" + kWorkingSetFile;
   const std::string kept = installed + ".recorded";
   ::unlink(installed.c_str());
-  if (with_working_set && ::link(kept.c_str(), installed.c_str()) != 0) {
-    return errno_error("path (w)", "no working set recorded by path (b): " + kept);
+  if (on && ::link(kept.c_str(), installed.c_str()) != 0) {
+    return errno_error("install the working set", "none recorded by path (b): " + kept);
   }
+  return {};
+}
+
+Result<Sample> ColdstartPaths::restore_path(uint32_t n, bool with_working_set) const {
+  const std::string installed = snapshot_dir_ + "/" + kWorkingSetFile;
+  const std::string kept = installed + ".recorded";
+  EMBER_CHECK(install_working_set(with_working_set));
   Sample sample;
   auto vm = restore(sample);
-  ::unlink(installed.c_str());
+  EMBER_CHECK(install_working_set(false));
   if (!vm.ok()) return vm.error();
   // The counts are read between the timed steps, so total_ms is their sum.
   EMBER_TRY(VmCounts restored, read_vm_counts((*vm)->api_socket()));

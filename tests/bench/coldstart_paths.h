@@ -59,6 +59,9 @@ class ColdstartPaths {
   // (b) without a working set; the first such run records one, kept aside. (w), with
   // with_working_set: the same with that working set installed by the restore.
   Result<Sample> restore_path(uint32_t n, bool with_working_set = false) const;
+  // Puts the working set path (b) recorded where ember-vmm installs it from (on), or takes
+  // it away again (off); restores in between install it. Fails when (b) recorded none.
+  Status install_working_set(bool on) const;
   // Waits (untimed) until the pool holds one ready VM, then times acquire() + invoke. The
   // pool must come from make_pool(): its memory cap of one VM keeps it from refilling while
   // the lease is out, and its target is set back to 0 before the VM is given back, so no

@@ -45,17 +45,26 @@ Result<ProcessMemory> measure_group(const ColdstartPaths& paths, const std::stri
 }  // namespace
 
 Result<MemoryComparison> compare_memory(const ColdstartPaths& paths, uint32_t vms,
-                                        uint32_t first_invocation) {
+                                        uint32_t first_invocation, bool with_working_set) {
   MemoryComparison out;
   out.vms = vms;
   uint32_t invocation = first_invocation;
-  EMBER_TRY(out.clones,
-            measure_group(paths, "clone", vms, invocation,
-                          [&paths](Sample& s) -> Result<std::unique_ptr<host::PooledVm>> {
-                            EMBER_TRY(std::unique_ptr<host::RestoredVm> vm, paths.restore(s));
-                            return std::unique_ptr<host::PooledVm>(std::move(vm));
-                          }));
+  const MakeVm restore = [&paths](Sample& s) -> Result<std::unique_ptr<host::PooledVm>> {
+    EMBER_TRY(std::unique_ptr<host::RestoredVm> vm, paths.restore(s));
+    return std::unique_ptr<host::PooledVm>(std::move(vm));
+  };
+  EMBER_TRY(out.clones, measure_group(paths, "clone", vms, invocation, restore));
   progress("memory: " + std::to_string(vms) + " clones' PSS sum " + mib(out.clones.pss_kib));
+  if (with_working_set) {
+    EMBER_CHECK(paths.install_working_set(true));
+    auto measured =
+        measure_group(paths, "clone with the working set", vms, invocation, restore);
+    EMBER_CHECK(paths.install_working_set(false));
+    if (!measured.ok()) return measured.error();
+    out.clones_with_working_set = *measured;
+    progress("memory: " + std::to_string(vms) + " clones' PSS sum with the working set " +
+             mib(measured->pss_kib));
+  }
   EMBER_TRY(out.boots,
             measure_group(paths, "fresh boot", vms, invocation,
                           [&paths](Sample& s) -> Result<std::unique_ptr<host::PooledVm>> {
