@@ -198,7 +198,7 @@ void HttpConnection::run_handler() {
   auto request =
       std::make_shared<HttpRequest>(to_request(request_->release(), peer_, unix_socket_));
   request_.reset();
-  asio::post(server_.handlers_, [self = shared_from_this(), request, keep_alive]() mutable {
+  server_.handlers_.post([self = shared_from_this(), request, keep_alive]() mutable {
     std::optional<HttpResponse> response;
     try {
       response = self->server_.handler_.handle(*request);

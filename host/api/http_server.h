@@ -7,7 +7,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -20,6 +19,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "host/api/handler_threads.h"
 #include "host/api/http_message.h"
 #include "host/api/listener.h"
 
@@ -97,7 +97,7 @@ class HttpServer {
   const HttpServerOptions options_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> io_work_;
-  boost::asio::thread_pool handlers_;
+  HandlerThreads handlers_;
   std::vector<Listener> listeners_;
   // Copies of the listeners' fds that the I/O thread waits on.
   std::vector<std::unique_ptr<boost::asio::posix::stream_descriptor>> watched_;
