@@ -58,6 +58,9 @@ po::options_description describe_flags() {
       ("rootfs", po::value<std::string>()->default_value(""), "guest root image (erofs)")
       ("initramfs", po::value<std::string>()->default_value(""),
        "initramfs with ember-agent as /init")
+      ("init-timeout-s", po::value<uint32_t>()->default_value(30),
+       "a new environment's init phase (the runtime loading the handler) must end within "
+       "this (1..900; Lambda: 10); the function's timeout covers only its invocations")
       ("drain-timeout-s", po::value<uint32_t>()->default_value(30),
        "on SIGTERM/SIGINT, how long in-flight requests may take to finish (0..3600)")
       ("max-connections", po::value<size_t>()->default_value(4096),
@@ -275,6 +278,9 @@ Result<EmberdFlags> parse_emberd_flags(int argc, const char* const argv[]) {
   invoker.max_vm_memory_mib =
       vm.count("max-vm-memory-mib") ? vm["max-vm-memory-mib"].as<uint64_t>() : half_of_ram_mib();
   if (invoker.max_vm_memory_mib < 128) return usage_error("--max-vm-memory-mib must be >= 128");
+  const uint32_t init_timeout = vm["init-timeout-s"].as<uint32_t>();
+  if (init_timeout < 1 || init_timeout > 900) return usage_error("--init-timeout-s must be 1..900");
+  invoker.init_timeout = std::chrono::seconds(init_timeout);
   invoker.standby_vmms = vm["standby-vmms"].as<uint32_t>();
   if (invoker.standby_vmms > 64) return usage_error("--standby-vmms must be 0..64");
   return flags;

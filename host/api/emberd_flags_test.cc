@@ -29,6 +29,7 @@ TEST(EmberdFlags, Defaults) {
   EXPECT_EQ(c.socket_group, "ember");
   EXPECT_EQ(c.region, "us-east-1");
   EXPECT_EQ(c.drain_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c.invoker.init_timeout, std::chrono::seconds(30));
   EXPECT_EQ(c.invoker.vmm_path, "ember-vmm");
   EXPECT_EQ(c.invoker.state_dir, "/var/lib/ember");
   EXPECT_GE(c.invoker.max_vm_memory_mib, 128u);  // half the host's RAM
@@ -66,7 +67,9 @@ TEST(EmberdFlags, EveryFlagReachesTheConfig) {
                       "--request-timeout-s",
                       "9",
                       "--standby-vmms",
-                      "3"});
+                      "3",
+                      "--init-timeout-s",
+                      "120"});
   ASSERT_TRUE(flags.ok()) << flags.error().message();
   const EmberdConfig& c = flags->config;
   EXPECT_EQ(c.socket_path, "/tmp/e.sock");
@@ -88,6 +91,7 @@ TEST(EmberdFlags, EveryFlagReachesTheConfig) {
   EXPECT_EQ(c.invoker.rootfs, "/r.erofs");
   EXPECT_EQ(c.invoker.initramfs, "/i.cpio");
   EXPECT_EQ(c.invoker.standby_vmms, 3u);
+  EXPECT_EQ(c.invoker.init_timeout, std::chrono::seconds(120));
 }
 
 TEST(EmberdFlags, RelativeGuestFilesBecomeAbsolute) {
@@ -112,6 +116,8 @@ TEST(EmberdFlags, RefusesBadValues) {
   EXPECT_FALSE(parse({"--socket", ""}).ok());
   EXPECT_FALSE(parse({"--drain-timeout-s", "x"}).ok());
   EXPECT_FALSE(parse({"--standby-vmms", "65"}).ok());
+  EXPECT_FALSE(parse({"--init-timeout-s", "0"}).ok());
+  EXPECT_FALSE(parse({"--init-timeout-s", "901"}).ok());
 }
 
 TEST(EmberdFlags, Network) {

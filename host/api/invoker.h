@@ -116,6 +116,7 @@ struct InvokerConfig {
   uint64_t max_vm_memory_mib = 0;  // total guest memory across VMs
   uint32_t standby_vmms = 0;       // ember-vmm --standby processes kept ready for restores
   std::string region;              // for the environment (AWS_REGION)
+  std::chrono::seconds init_timeout{30};  // the runtime's init phase (Lambda allows 10 s)
   // Per-VM networking (it must outlive the invoker); null: guests have loopback only.
   net::HostNetwork* network = nullptr;
   net::EgressPolicy egress_default;  // for functions without an Egress of their own

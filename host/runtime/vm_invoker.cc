@@ -582,7 +582,9 @@ void VmInvoker::shutdown() {
 }
 
 Result<std::unique_ptr<Invoker>> make_vm_invoker(const InvokerConfig& config) {
-  EMBER_TRY(std::unique_ptr<VmInvoker> invoker, VmInvoker::create(config));
+  VmInvokerOptions options;
+  options.init_timeout = config.init_timeout;
+  EMBER_TRY(std::unique_ptr<VmInvoker> invoker, VmInvoker::create(config, std::move(options)));
   return std::unique_ptr<Invoker>(std::move(invoker));
 }
 
