@@ -22,6 +22,9 @@ struct VmPool::Entry {
   Clock::time_point next_health_check;
   bool idle = false;
   bool removed = false;
+  // A removed entry stays, as a tombstone, for an idle timeout after its removal: a VM that
+  // a cold start begun before the removal adopts meanwhile is destroyed when released.
+  Clock::time_point removed_at;
   SnapshotPoolStats counters;
 
   size_t ready() const {  // restored and never used
@@ -110,6 +113,7 @@ void VmPool::remove(const std::string& dir) {
   if (it == entries_.end()) return;
   Entry& e = *it->second;
   e.removed = true;
+  e.removed_at = Clock::now();
   e.target = 0;
   while (!e.vms.empty()) {
     doom(std::move(e.vms.front()), doomed);
@@ -314,13 +318,15 @@ VmPool::Clock::time_point VmPool::housekeeping(Clock::time_point now, Doomed& do
     const std::unique_ptr<Entry>& e = entry->second;
     if (!e->removed && !e->idle && now - e->last_acquire >= options_.idle_timeout) e->idle = true;
     // A removed snapshot keeps no VM, not even one whose restore ended after the remove,
-    // and once none of its VMs is leased or being restored, no entry either.
+    // and once none of its VMs is leased or being restored and its tombstone's time is
+    // over, no entry either.
     if (e->removed || e->idle) {
       while (!e->vms.empty()) {
         doom(std::move(e->vms.front()), doomed);
         e->vms.pop_front();
       }
-      const bool unused = e->removed && e->leased == 0 && e->restoring == 0;
+      const bool unused = e->removed && e->leased == 0 && e->restoring == 0 &&
+                          now - e->removed_at >= options_.idle_timeout;
       entry = unused ? entries_.erase(entry) : std::next(entry);
       continue;
     }

@@ -530,8 +530,8 @@ TEST_F(PoolTest, AVmRestoredWhileItsSnapshotIsRemovedIsDestroyed) {
   EXPECT_EQ(count(&FakeState::destroyed), 1);
 }
 
-TEST_F(PoolTest, ARemovedSnapshotsEntryGoesWithItsLastVm) {
-  auto pool = make_pool();
+TEST_F(PoolTest, ARemovedSnapshotsEntryGoesWithItsLastVmAfterAnIdleTimeout) {
+  auto pool = make_pool(PoolOptions{.idle_timeout = milliseconds(500)});
   auto lease = pool->acquire(a_);
   ASSERT_TRUE(lease.ok()) << lease.error().message();
   ASSERT_TRUE(pool->acquire(b_).ok());
