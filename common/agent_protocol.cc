@@ -92,6 +92,28 @@ class Reader {
     return out;
   }
 
+  // A u32 count (at most max) and that many (u64 first_page, u64 pages) runs.
+  std::vector<GuestPageRun> page_runs(const char* field, uint32_t max) {
+    uint32_t count = u32(field);
+    std::vector<GuestPageRun> out;
+    if (error_.empty() && count > max) {
+      fail(field, "count " + std::to_string(count) + " exceeds the limit of " + std::to_string(max));
+    }
+    if (error_.empty() && count > (in_.size() - pos_) / 16) {
+      fail(field, "count " + std::to_string(count) + " exceeds the bytes left");
+    }
+    for (uint32_t i = 0; i < count && error_.empty(); ++i) {
+      GuestPageRun run;
+      run.first_page = u64(field);
+      run.pages = u64(field);
+      out.push_back(run);
+    }
+    return out;
+  }
+
+  // Nothing left to read (for a trailing optional field).
+  bool at_end() const { return error_.empty() && pos_ == in_.size(); }
+
   // Ok when every field was read and nothing is left over.
   Status finish(MessageType type) {
     if (error_.empty() && pos_ != in_.size()) {
@@ -153,6 +175,14 @@ struct PayloadWriter {
   void operator()(const Refresh& m) {
     w.bytes(m.entropy);
     w.u64(m.unix_time_ns);
+    // Omitted when empty: a Refresh without it is what agents before it understand.
+    if (m.prefetch.empty()) return;
+    if (m.prefetch.size() > kMaxRefreshPrefetchRuns) std::abort();  // the sender's to trim
+    w.u32(static_cast<uint32_t>(m.prefetch.size()));
+    for (const GuestPageRun& run : m.prefetch) {
+      w.u64(run.first_page);
+      w.u64(run.pages);
+    }
   }
   void operator()(const RefreshAck&) {}
   void operator()(const InitRuntime& m) {
@@ -308,6 +338,7 @@ Result<AgentMessage> decode_payload(MessageType type, std::string_view payload) 
       Refresh m;
       m.entropy = r.bytes("entropy", kMaxRefreshEntropy);
       m.unix_time_ns = r.u64("unix_time_ns");
+      if (!r.at_end()) m.prefetch = r.page_runs("prefetch", kMaxRefreshPrefetchRuns);
       out = std::move(m);
       break;
     }

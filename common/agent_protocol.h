@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/working_set.h"
 
 namespace ember {
 
@@ -26,6 +27,8 @@ inline constexpr uint64_t kMaxExecOutputCap = 7u << 20;
 // Refresh entropy the decoder accepts; the host sends kRefreshEntropyBytes.
 inline constexpr size_t kMaxRefreshEntropy = 512;
 inline constexpr size_t kRefreshEntropyBytes = 64;
+// Prefetch runs a Refresh may carry (16 bytes each on the wire).
+inline constexpr uint32_t kMaxRefreshPrefetchRuns = 1u << 16;
 
 // Lambda's synchronous payload limit (6 MiB): the largest Invoke payload the host sends and
 // the largest response or error body a runtime may post.
@@ -102,6 +105,11 @@ struct ErrorReply {
 struct Refresh {
   std::string entropy;        // random bytes from the host (at most kMaxRefreshEntropy)
   uint64_t unix_time_ns = 0;  // the host's CLOCK_REALTIME when the message was built
+  // The snapshot's working set as guest-physical page runs (common/working_set.h), at most
+  // kMaxRefreshPrefetchRuns; may be empty. After its RefreshAck, the agent reads one byte of
+  // each page in the background at idle priority, so that KVM maps them before the handler
+  // reaches them (on kernels without KVM_PRE_FAULT_MEMORY, only a guest access can).
+  std::vector<GuestPageRun> prefetch;
   bool operator==(const Refresh&) const = default;
 };
 struct RefreshAck {

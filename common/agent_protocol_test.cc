@@ -268,6 +268,33 @@ TEST(AgentProtocol, RefreshLayoutAndEntropyLimit) {
   EXPECT_FALSE(decode_payload(MessageType::kRefreshAck, "x").ok());
 }
 
+TEST(AgentProtocol, RefreshCarriesPrefetchRunsOnlyWhenThereAreAny) {
+  Refresh r{std::string("\x01", 1), 5};
+  const std::string without = encode_payload(r);
+  EXPECT_EQ(without.size(), 4u + 1 + 8);  // what agents before the field decode
+  r.prefetch = {{0x10, 3}, {0x100000, 1}};
+  const std::string with = encode_payload(r);
+  EXPECT_EQ(with.substr(0, without.size()), without);
+  EXPECT_EQ(with.substr(without.size()),
+            std::string("\x02\0\0\0"
+                        "\x10\0\0\0\0\0\0\0\x03\0\0\0\0\0\0\0"
+                        "\0\0\x10\0\0\0\0\0\x01\0\0\0\0\0\0\0",
+                        4 + 32));
+  EXPECT_EQ(decode_one(encode_frame(r)), AgentMessage(r));
+
+  // A count beyond the limit, or beyond the bytes sent, is refused before any allocation.
+  std::string huge = without + std::string("\x01\0\x01\0", 4);  // 65537 runs
+  auto over = decode_payload(MessageType::kRefresh, huge);
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.error().message().find("field 'prefetch': count 65537 exceeds the limit"),
+            std::string::npos)
+      << over.error().message();
+  auto short_runs = decode_payload(MessageType::kRefresh, with.substr(0, with.size() - 1));
+  ASSERT_FALSE(short_runs.ok());
+  EXPECT_NE(short_runs.error().message().find("exceeds the bytes left"), std::string::npos)
+      << short_runs.error().message();
+}
+
 TEST(AgentProtocol, LargePayloadRoundTrips) {
   ExecResult r = sample_result();
   r.stdout_data.assign(kMaxExecOutputCap, 'o');

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -12,7 +13,9 @@
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
+#include "common/guest_layout.h"
 #include "common/unique_fd.h"
 
 namespace ember {
@@ -121,6 +124,17 @@ Result<std::vector<PageRun>> decode_working_set(std::string_view text, uint64_t 
   return runs;
 }
 
+Result<std::vector<PageRun>> read_working_set(const std::string& path, uint64_t memory_pages) {
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return std::vector<PageRun>{};
+    return errno_error("read the working set", path);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return decode_working_set(text.str(), memory_pages);
+}
+
 Result<std::vector<PageRun>> record_working_set(pid_t pid, dev_t device, ino_t inode) {
   std::vector<FileMapping> mappings = mappings_of(pid, device, inode);
   if (mappings.empty()) {
@@ -153,6 +167,36 @@ Result<std::vector<PageRun>> record_working_set(pid_t pid, dev_t device, ino_t i
     }
   }
   return runs;
+}
+
+std::vector<GuestPageRun> guest_page_runs(const std::vector<PageRun>& runs) {
+  constexpr uint64_t kGapPage = kMmioGapStart / kWorkingSetPageSize;
+  std::vector<GuestPageRun> out;
+  auto add = [&out](uint64_t file_page, uint64_t pages) {
+    if (pages == 0) return;
+    out.push_back({guest_address_of_file_offset(file_page * kWorkingSetPageSize) /
+                       kWorkingSetPageSize,
+                   pages});
+  };
+  for (const PageRun& r : runs) {
+    const uint64_t end = r.first_page + r.pages;
+    if (r.first_page < kGapPage && end > kGapPage) {
+      add(r.first_page, kGapPage - r.first_page);
+      add(kGapPage, end - kGapPage);
+    } else {
+      add(r.first_page, r.pages);
+    }
+  }
+  return out;
+}
+
+std::vector<GuestPageRun> snapshot_guest_working_set(const std::string& snapshot_dir) {
+  struct stat st = {};
+  if (::stat((snapshot_dir + "/memory.bin").c_str(), &st) != 0) return {};
+  auto runs = read_working_set(snapshot_dir + "/" + kWorkingSetFile,
+                               static_cast<uint64_t>(st.st_size) / kWorkingSetPageSize);
+  if (!runs.ok()) return {};
+  return guest_page_runs(*runs);
 }
 
 Result<uint64_t> install_working_set(const std::vector<MappedFileRange>& ranges,

@@ -34,11 +34,29 @@ std::string encode_working_set(const std::vector<PageRun>& runs, uint64_t memory
 // memory_pages, runs out of order or overlapping, a malformed line.
 Result<std::vector<PageRun>> decode_working_set(std::string_view text, uint64_t memory_pages);
 
+// Reads and decodes the working-set file at path for a memory file of memory_pages pages;
+// no runs when there is no such file.
+Result<std::vector<PageRun>> read_working_set(const std::string& path, uint64_t memory_pages);
+
 // The pages of the file (device, inode) that process pid has in its page tables, from
 // /proc/PID/maps and /proc/PID/pagemap (needs to be root or pid's owner): every mapping of
 // that file, each present page as read (still the file's page) or written (a private copy).
 // Pages of a MAP_PRIVATE mapping appear only once touched.
 Result<std::vector<PageRun>> record_working_set(pid_t pid, dev_t device, ino_t inode);
+
+// A run of guest-physical pages (kWorkingSetPageSize units), as the agent reads them.
+struct GuestPageRun {
+  uint64_t first_page = 0;
+  uint64_t pages = 0;
+  bool operator==(const GuestPageRun&) const = default;
+};
+// The runs of the guest's physical memory that hold runs' pages of the memory file (a run
+// across the MMIO gap is split in two), in the same order.
+std::vector<GuestPageRun> guest_page_runs(const std::vector<PageRun>& runs);
+// The working set beside a snapshot's memory.bin (dir/kWorkingSetFile) as guest pages; none
+// when there is no such file or it does not fit memory.bin. Never fails: a working set only
+// speeds restores up.
+std::vector<GuestPageRun> snapshot_guest_working_set(const std::string& snapshot_dir);
 
 // Where a part of the memory file is mapped in this process.
 struct MappedFileRange {

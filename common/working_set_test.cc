@@ -8,10 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "common/guest_layout.h"
 #include "common/unique_fd.h"
 
 namespace ember {
@@ -125,6 +128,40 @@ TEST_F(WorkingSetTest, InstallsRunsInsideTheMappedRangesOnly) {
   std::set<uint64_t> read = pages_of(*recorded, false);
   for (uint64_t page : {2, 3, 4, 60, 61, 62, 63}) EXPECT_TRUE(read.count(page)) << page;
   EXPECT_EQ(pages_of(*recorded, true), (std::set<uint64_t>{10, 11, 12, 13, 14, 15}));
+}
+
+
+TEST(GuestPageRuns, FilePagesMapAroundTheMmioGap) {
+  constexpr uint64_t gap = kMmioGapStart / kWorkingSetPageSize;
+  constexpr uint64_t hole = (kMmioGapEnd - kMmioGapStart) / kWorkingSetPageSize;
+  const std::vector<PageRun> runs = {
+      {0, 2, false}, {gap - 1, 3, true}, {gap + 5, 1, false}};
+  const std::vector<GuestPageRun> want = {
+      {0, 2}, {gap - 1, 1}, {gap + hole, 2}, {gap + hole + 5, 1}};
+  EXPECT_EQ(guest_page_runs(runs), want);
+}
+
+TEST(GuestPageRuns, ASnapshotsWorkingSetOrNoneWhenItDoesNotFit) {
+  char tmpl[] = "/tmp/ember-ws-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  EXPECT_TRUE(snapshot_guest_working_set(dir).empty());  // no memory.bin, no working set
+  {
+    std::ofstream memory(dir + "/memory.bin");
+    memory << std::string(8 * kWorkingSetPageSize, '\0');
+  }
+  EXPECT_TRUE(snapshot_guest_working_set(dir).empty());  // no working set yet
+  {
+    std::ofstream ws(dir + "/" + kWorkingSetFile);
+    ws << encode_working_set({{1, 2, false}, {5, 1, true}}, 8);
+  }
+  EXPECT_EQ(snapshot_guest_working_set(dir), (std::vector<GuestPageRun>{{1, 2}, {5, 1}}));
+  {
+    std::ofstream ws(dir + "/" + kWorkingSetFile);
+    ws << encode_working_set({{1, 2, false}}, 16);  // made for another size
+  }
+  EXPECT_TRUE(snapshot_guest_working_set(dir).empty());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

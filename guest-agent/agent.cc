@@ -18,6 +18,7 @@
 #include "guest-agent/exec_runner.h"
 #include "guest-agent/function_runtime.h"
 #include "guest-agent/init_system.h"
+#include "guest-agent/page_prefetch.h"
 #include "guest-agent/sandbox_user.h"
 #include "guest-agent/session_server.h"
 
@@ -118,9 +119,14 @@ int run_init(const AgentConfig& config) {
                                                         .runtime_user = sandbox_credentials()});
   auto listener = listen_vsock(kAgentExecPort);
   if (!listener.ok()) return fail(listener.error());
+  // After each restore, the snapshot's working set is read in the background (page_prefetch.h).
+  PagePrefetcher prefetcher;
+  RefreshActions refresh = refresh_actions(RefreshMode::kSystem);
+  refresh.prefetch = [&prefetcher](std::vector<GuestPageRun> runs) {
+    prefetcher.start(std::move(runs));
+  };
   SessionServer server(std::move(listener).value(), reaper,
-                       ServerOptions{.refresh = refresh_actions(RefreshMode::kSystem),
-                                     .function_runtime = &runtime});
+                       ServerOptions{.refresh = std::move(refresh), .function_runtime = &runtime});
   Status ready = send_ready([&] { return make_ready(config); }, "", kReadyRetryMs);
   if (!ready.ok()) log_line("warning: no Ready sent: " + ready.error().message());
   log_line("ready");

@@ -110,8 +110,11 @@ AgentMessage handle_refresh(const Refresh& refresh, const RefreshActions& action
   }
   std::string failures;
   if (!actions.record_path.empty()) {
+    uint64_t prefetch_pages = 0;
+    for (const GuestPageRun& run : refresh.prefetch) prefetch_pages += run.pages;
     std::string line = "entropy=" + to_hex(refresh.entropy) +
-                       " unix_time_ns=" + std::to_string(refresh.unix_time_ns) + "\n";
+                       " unix_time_ns=" + std::to_string(refresh.unix_time_ns) +
+                       " prefetch_pages=" + std::to_string(prefetch_pages) + "\n";
     if (Status s = append_line(actions.record_path, line); !s.ok()) {
       failures = "not recorded: " + s.error().message();
     }
@@ -125,6 +128,7 @@ AgentMessage handle_refresh(const Refresh& refresh, const RefreshActions& action
     failures += "clock not set: " + s.error().message();
   }
   if (!failures.empty()) return ErrorReply{"refresh failed: " + failures};
+  if (actions.prefetch) actions.prefetch(refresh.prefetch);
   return RefreshAck{};
 }
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/agent_protocol.h"
 #include "common/result.h"
@@ -16,9 +17,13 @@ namespace ember::agent {
 struct RefreshActions {
   std::function<Status(std::string_view entropy)> add_entropy;
   std::function<Status(uint64_t unix_time_ns)> set_clock;
-  // Not empty: each Refresh is also appended here as "entropy=<hex> unix_time_ns=<n>\n",
-  // so host tests can check what arrived.
+  // Not empty: each Refresh is also appended here as
+  // "entropy=<hex> unix_time_ns=<n> prefetch_pages=<n>\n", so host tests can check what
+  // arrived.
   std::string record_path;
+  // When set, given the Refresh's prefetch runs once the rest of it succeeded (ember-agent
+  // as PID 1 starts its PagePrefetcher with them).
+  std::function<void(std::vector<GuestPageRun>)> prefetch;
 };
 
 // How a Refresh is carried out (ember-agent --refresh MODE in test mode).

@@ -226,8 +226,11 @@ Result<InvokeResult> invoke_reply(Result<AgentMessage> reply) {
   return reply_as<InvokeResult>(std::move(reply).value(), "agent invoke");
 }
 
-Status AgentSession::refresh(Millis timeout) {
+Status AgentSession::refresh(Millis timeout, const std::vector<GuestPageRun>& prefetch) {
   Refresh message;
+  message.prefetch.assign(prefetch.begin(),
+                          prefetch.begin() + std::min<size_t>(prefetch.size(),
+                                                              kMaxRefreshPrefetchRuns));
   message.entropy.resize(kRefreshEntropyBytes);
   size_t got = 0;
   while (got < message.entropy.size()) {
@@ -265,7 +268,8 @@ Result<AgentClient> AgentClient::listen(const std::string& vsock_uds) {
 }
 
 Result<AgentSession> AgentSession::connect_refreshed(const std::string& vsock_uds, Millis timeout,
-                                                     const std::function<Status()>& check) {
+                                                     const std::function<Status()>& check,
+                                                     const std::vector<GuestPageRun>& prefetch) {
   // Short steps, so that `check` runs often while the VMM comes up.
   constexpr Millis kStep(250);
   const Clock::time_point deadline = Clock::now() + timeout;
@@ -276,7 +280,7 @@ Result<AgentSession> AgentSession::connect_refreshed(const std::string& vsock_ud
     auto session = connect_vsock(vsock_uds, kAgentExecPort, std::min(kStep, left()));
     Error error = session.ok() ? Error{} : session.error();
     if (session.ok()) {
-      Status refreshed = session->refresh(left());
+      Status refreshed = session->refresh(left(), prefetch);
       if (refreshed.ok()) return std::move(session).value();
       error = refreshed.error();
       // The agent answered: it will answer the same way again.

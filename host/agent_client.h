@@ -29,9 +29,10 @@ class AgentSession {
   // refresh(). The guest may handle the vsock transport reset after accepting this
   // connection and reset it, so a session closed or reset before RefreshAck is opened
   // again, until timeout; an ErrorReply is not retried. `check`, when given, runs between
-  // attempts and its error ends them (e.g. the VMM exited).
+  // attempts and its error ends them (e.g. the VMM exited). The Refresh carries prefetch.
   static Result<AgentSession> connect_refreshed(const std::string& vsock_uds, Millis timeout,
-                                                const std::function<Status()>& check = {});
+                                                const std::function<Status()>& check = {},
+                                                const std::vector<GuestPageRun>& prefetch = {});
   // Connects to a Unix socket that speaks frames at once (ember-agent --serve-unix).
   static Result<AgentSession> connect_unix(const std::string& path, Millis timeout);
   // A session on an already connected socket (the accepted Ready connection).
@@ -45,8 +46,9 @@ class AgentSession {
   // The first request after a snapshot restore or a boot: sends Refresh with kRefreshEntropyBytes
   // from getrandom() and the host's CLOCK_REALTIME (read just before sending), and waits for
   // RefreshAck. An ErrorReply (the agent could not add entropy or set the clock) is an error
-  // naming what failed.
-  Status refresh(Millis timeout);
+  // naming what failed. prefetch: the snapshot's working set in guest pages, for the agent
+  // to read in the background (at most kMaxRefreshPrefetchRuns of it are sent).
+  Status refresh(Millis timeout, const std::vector<GuestPageRun>& prefetch = {});
   // As refresh(), with a message the caller built (tests).
   Status refresh(const Refresh& message, Millis timeout);
 

@@ -226,12 +226,13 @@ TEST_F(AgentClientTest, SessionsRunConcurrently) {
   EXPECT_EQ(s->stdout_data, "slow\n");
 }
 
-// The lines ember-agent --refresh-record wrote: "entropy=<hex> unix_time_ns=<n>".
+// The lines ember-agent --refresh-record wrote:
+// "entropy=<hex> unix_time_ns=<n> prefetch_pages=<n>".
 std::vector<std::pair<std::string, uint64_t>> read_record(const std::string& path) {
   std::vector<std::pair<std::string, uint64_t>> out;
   std::ifstream in(path);
-  std::string entropy, time;
-  while (in >> entropy >> time) {
+  std::string entropy, time, prefetch;
+  while (in >> entropy >> time >> prefetch) {
     out.emplace_back(entropy.substr(8), std::stoull(time.substr(13)));
   }
   return out;

@@ -5,6 +5,8 @@
 
 #include <utility>
 
+#include "common/working_set.h"
+
 namespace ember::host {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
@@ -64,8 +66,9 @@ Result<std::unique_ptr<RestoredVm>> RestoredVm::connect(SpawnedVmm vmm, const Sn
     }
     return {};
   };
-  auto session =
-      AgentSession::connect_refreshed(vmm.files.vsock_uds, options.ready_timeout, vmm_exited);
+  // The agent reads the snapshot's working set in the background, once refreshed.
+  auto session = AgentSession::connect_refreshed(vmm.files.vsock_uds, options.ready_timeout,
+                                                 vmm_exited, snapshot_guest_working_set(spec.dir));
   if (!session.ok()) return with_vmm_output(session.error(), vmm.process);
   const double restore_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   return std::unique_ptr<RestoredVm>(

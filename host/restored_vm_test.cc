@@ -8,6 +8,8 @@
 
 #include <fstream>
 
+#include "common/working_set.h"
+
 namespace ember::host {
 namespace {
 
@@ -103,6 +105,19 @@ TEST_F(RestoredVmTest, SilentVmmTimesOutAndIsKilled) {
   ASSERT_FALSE(vm.ok());
   EXPECT_NE(vm.error().message().find("restored agent within 300 ms"), std::string::npos)
       << vm.error().message();
+}
+
+TEST_F(RestoredVmTest, TheRefreshCarriesTheSnapshotsWorkingSet) {
+  ::mkdir(spec_.dir.c_str(), 0755);
+  std::ofstream(spec_.dir + "/memory.bin") << std::string(32 * kWorkingSetPageSize, '\0');
+  std::ofstream(spec_.dir + "/" + kWorkingSetFile)
+      << encode_working_set({{2, 3, false}, {20, 4, true}}, 32);
+  auto vm = RestoredVm::restore(spec_, options_);
+  ASSERT_TRUE(vm.ok()) << vm.error().message();
+  std::ifstream in(record());
+  std::string line;
+  std::getline(in, line);
+  EXPECT_NE(line.find(" prefetch_pages=7"), std::string::npos) << line;
 }
 
 TEST_F(RestoredVmTest, FailedRefreshFailsTheRestore) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/working_set.h"
 #include "vmm/boot/cmdline.h"
 #include "vmm/control/control_protocol.h"
 #include "vmm/control/control_server.h"
@@ -96,8 +97,12 @@ class Vmm final : public ControlTarget {
   Status start_control_socket();
   // Restore steps (vmm_restore.cc).
   Status map_snapshot_memory(int fd);
-  // Maps the pages in <dir>/working_set (when there is one) ahead, before any vCPU runs.
-  void install_snapshot_working_set(const std::string& dir);
+  // Maps the pages in <dir>/working_set (when there is one) into this process ahead,
+  // before any vCPU runs, and returns their runs (none when there is no usable file).
+  std::vector<PageRun> install_snapshot_working_set(const std::string& dir);
+  // Maps those pages into KVM's guest-physical page tables too, where KVM has
+  // KVM_PRE_FAULT_MEMORY; needs the vCPUs created and restored.
+  void pre_fault_working_set(const std::vector<PageRun>& runs);
   Status restore_vcpus(const SnapshotState& state);
   Status restore_devices(const DeviceStates& devices);
   // Snapshot capture (vmm_control.cc).

@@ -69,7 +69,9 @@ Status run_paths(const ColdstartConfig& config, const ColdstartPaths& paths, Pat
              round_ms(w.invoke_again_ms) + ")");
     EMBER_TRY(Sample c, paths.pool_path(*pool, invocation++));
     progress(run + " (c) pool: " + round_ms(c.total_ms) + " (acquire " + round_ms(c.ready_ms) +
-             ", invoke " + round_ms(c.invoke_ms) + ")");
+             ", invoke " + round_ms(c.invoke_ms) + "; invoke again " +
+             round_ms(c.invoke_again_ms) + "; KVM had fixed " +
+             std::to_string(c.prefetched_pages) + " faults when the prefetch was done)");
     EMBER_TRY(RestoreBreakdown d,
               measure_restore_breakdown(paths.snapshot_spec(), paths.restore_options()));
     progress(run + " restore breakdown: " + round_ms(d.total_ms) + " under --log-level debug");

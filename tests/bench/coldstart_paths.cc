@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
+#include <set>
 
 #include "common/working_set.h"
 #include "host/snapshot_working_set.h"
@@ -23,6 +25,32 @@ constexpr milliseconds kInvokeTimeout = seconds(60);
 constexpr milliseconds kRestoreTimeout = seconds(120);
 // Numbers the second invocation on a clone apart from the paths' own.
 constexpr uint32_t kAgainOffset = 1'000'000;
+
+// How the working set file at path spreads over the guest's memory: pages read and written,
+// and the 2 MiB regions holding them (what huge pages would map in one fault each).
+std::string describe_working_set(const std::string& path, uint64_t memory_pages) {
+  auto runs = read_working_set(path, memory_pages);
+  if (!runs.ok()) return "unreadable: " + runs.error().message();
+  constexpr uint64_t kPagesPer2M = (2u << 20) / kWorkingSetPageSize;
+  uint64_t read = 0, written = 0;
+  std::set<uint64_t> regions, written_regions;
+  for (const PageRun& r : *runs) {
+    (r.written ? written : read) += r.pages;
+    for (uint64_t p = r.first_page; p < r.first_page + r.pages; ++p) {
+      regions.insert(p / kPagesPer2M);
+      if (r.written) written_regions.insert(p / kPagesPer2M);
+    }
+  }
+  return std::to_string(read) + " read and " + std::to_string(written) + " written, in " +
+         std::to_string(runs->size()) + " runs over " + std::to_string(regions.size()) + " of " +
+         std::to_string((memory_pages + kPagesPer2M - 1) / kPagesPer2M) + " 2 MiB regions (" +
+         std::to_string(written_regions.size()) + " with written pages)";
+}
+
+uint64_t count_of(const VmCounts& counts, const std::string& name) {
+  const auto it = counts.find(name);
+  return it == counts.end() ? 0 : it->second;
+}
 
 double ms_since(Clock::time_point from) {
   return std::chrono::duration<double, std::milli>(Clock::now() - from).count();
@@ -150,7 +178,11 @@ Result<Sample> ColdstartPaths::restore_path(uint32_t n, bool with_working_set) c
                                                                 snapshot_dir_));
     if (::rename(installed.c_str(), kept.c_str()) != 0) return errno_error("rename", installed);
     progress("working set recorded after (b)'s first invocation: " + std::to_string(pages) +
-             " pages");
+             " pages; " + describe_working_set(kept, uint64_t{config_.mem_mib} << 20 >> 12) + "; KVM fixed " +
+             std::to_string(count_of(restored, "kvm.vcpus.pf_fixed")) +
+             " faults during the restore and " +
+             std::to_string(count_of(counts_between(restored, first), "kvm.vcpus.pf_fixed")) +
+             " in the invocation");
   }
   Sample again;
   EMBER_CHECK(invoke(**vm, n + kAgainOffset, again));
@@ -170,8 +202,26 @@ std::unique_ptr<host::VmPool> ColdstartPaths::make_pool() const {
       std::make_unique<host::RestoredVmFactory>(restore_options()), options);
 }
 
+// Waits until the VMM behind api_sock has counted no new KVM page fault for a second (its
+// agent's working-set prefetch is done), at most kPrefetchSettle; returns its counts then.
+Result<VmCounts> wait_for_still_faults(const std::string& api_sock) {
+  constexpr milliseconds kPoll(500), kPrefetchSettle = seconds(120);
+  const auto deadline = Clock::now() + kPrefetchSettle;
+  EMBER_TRY(VmCounts last, read_vm_counts(api_sock));
+  for (int still = 0; still < 2 && Clock::now() < deadline;) {
+    std::this_thread::sleep_for(kPoll);
+    EMBER_TRY(VmCounts now, read_vm_counts(api_sock));
+    still = count_of(now, "kvm.vcpus.pf_taken") == count_of(last, "kvm.vcpus.pf_taken") ? still + 1
+                                                                                        : 0;
+    last = std::move(now);
+  }
+  return last;
+}
+
 Result<Sample> ColdstartPaths::pool_path(host::VmPool& pool, uint32_t n) const {
   const host::SnapshotSpec spec = snapshot_spec();
+  // The pool's restores install the working set and send it to the agent to prefetch.
+  EMBER_CHECK(install_working_set(true));
   pool.ensure(spec, 1);
   const auto deadline = Clock::now() + 2 * kRestoreTimeout;
   while (!pool.wait_ready(spec.dir, 1, seconds(1))) {
@@ -187,9 +237,22 @@ Result<Sample> ColdstartPaths::pool_path(host::VmPool& pool, uint32_t n) const {
   EMBER_TRY(host::Lease lease, pool.acquire(spec));
   sample.ready_ms = ms_since(t0);
   pool.ensure(spec, 0);  // after this lease, nothing is restored in the background
+  EMBER_CHECK(install_working_set(false));
   if (!lease.hit()) return make_error("pool acquire", "restored on demand instead of a ready VM");
-  EMBER_CHECK(invoke(lease.vm(), n, sample));
-  sample.total_ms = ms_since(t0);
+  auto* vm = dynamic_cast<host::RestoredVm*>(&lease.vm());
+  if (vm == nullptr) return make_error("pool acquire", "the pool's VM is no RestoredVm");
+  // Untimed, as if it had waited in the pool that long: until its prefetch is done.
+  EMBER_TRY(VmCounts ready, wait_for_still_faults(vm->api_socket()));
+  EMBER_CHECK(invoke(*vm, n, sample));
+  sample.total_ms = sample.ready_ms + sample.invoke_ms;
+  EMBER_TRY(VmCounts first, read_vm_counts(vm->api_socket()));
+  Sample again;
+  EMBER_CHECK(invoke(*vm, n + kAgainOffset, again));
+  sample.invoke_again_ms = again.invoke_ms;
+  EMBER_TRY(VmCounts second, read_vm_counts(vm->api_socket()));
+  sample.prefetched_pages = count_of(ready, "kvm.vcpus.pf_fixed");
+  sample.first_counts = counts_between(ready, first);
+  sample.again_counts = counts_between(first, second);
   return sample;
 }
 

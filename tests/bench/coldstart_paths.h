@@ -26,8 +26,11 @@ struct Sample {
   // (b) only, after total_ms: a second invocation on the same clone. Not part of the path;
   // it shows what the first one paid for touching the snapshot's memory.
   double invoke_again_ms = 0;
-  // (b) only: what the clone's VMM counted during the first invocation and the second.
+  // (b), (w) and (c): what the clone's VMM counted during the first invocation and the second.
   VmCounts first_counts, again_counts;
+  // (c) only: the KVM faults its VMM had fixed when the agent's prefetch was done (restore
+  // included), before the first invocation.
+  uint64_t prefetched_pages = 0;
 };
 
 // An `ember-vmm --standby [extra_args]` that listens on its api socket (so is waiting for
@@ -62,7 +65,9 @@ class ColdstartPaths {
   // Puts the working set path (b) recorded where ember-vmm installs it from (on), or takes
   // it away again (off); restores in between install it. Fails when (b) recorded none.
   Status install_working_set(bool on) const;
-  // Waits (untimed) until the pool holds one ready VM, then times acquire() + invoke. The
+  // Waits (untimed) until the pool holds one ready VM, restored with the working set, then
+  // times acquire() + invoke; before the invocation it waits (untimed) until the agent's
+  // working-set prefetch is done, as a VM that waited in the pool would have. The
   // pool must come from make_pool(): its memory cap of one VM keeps it from refilling while
   // the lease is out, and its target is set back to 0 before the VM is given back, so no
   // background restore overlaps a measurement.

@@ -39,6 +39,17 @@ inline constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, Xsave);
 inline constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, Xsave);
 inline constexpr unsigned long kGetXsave2 = _IOR(KVMIO, 0xcf, Xsave);
 
+// KVM_PRE_FAULT_MEMORY (Linux 6.10+), newer than the <linux/kvm.h> Ember builds against:
+// maps guest-physical memory into KVM's page tables ahead, as a fault there would.
+inline constexpr int kCapPreFaultMemory = 236;  // KVM_CAP_PRE_FAULT_MEMORY
+struct PreFaultMemory {  // struct kvm_pre_fault_memory
+  uint64_t gpa;
+  uint64_t size;
+  uint64_t flags;
+  uint64_t padding[5];
+};
+inline constexpr unsigned long kPreFaultMemory = _IOWR(KVMIO, 0xd5, PreFaultMemory);
+
 // The numbers a C compiler computes from <linux/kvm.h>.
 static_assert(kGetSupportedCpuid == 0xC008AE05);
 static_assert(kSetCpuid2 == 0x4008AE90);
@@ -49,5 +60,6 @@ static_assert(kGetCpuid2 == 0xC008AE91);
 static_assert(kGetXsave == 0x9000AEA4);
 static_assert(kSetXsave == 0x5000AEA5);
 static_assert(kGetXsave2 == 0x9000AECF);
+static_assert(kPreFaultMemory == 0xC040AED5);
 
 }  // namespace ember::vmm::kvm_abi

@@ -174,6 +174,23 @@ Result<size_t> Vcpu::write_msrs(std::span<const kvm_msr_entry> entries) {
   return std::min(static_cast<size_t>(n), entries.size());
 }
 
+Status Vcpu::pre_fault_memory(uint64_t gpa, uint64_t size) {
+  kvm_abi::PreFaultMemory range = {};
+  range.gpa = gpa;
+  range.size = size;
+  // KVM advances gpa and shrinks size as it goes, and stops early on a pending signal.
+  while (range.size > 0) {
+    if (::ioctl(fd_.get(), kvm_abi::kPreFaultMemory, &range) < 0 && errno != EINTR &&
+        errno != EAGAIN) {
+      char where[64];
+      std::snprintf(where, sizeof where, "vcpu %u, guest address 0x%llx", id_,
+                    static_cast<unsigned long long>(range.gpa));
+      return errno_error("KVM_PRE_FAULT_MEMORY", where);
+    }
+  }
+  return {};
+}
+
 Result<uint32_t> Vcpu::get_tsc_khz() const {
   const int khz = ::ioctl(fd_.get(), KVM_GET_TSC_KHZ, 0);
   if (khz < 0) return errno_error("KVM_GET_TSC_KHZ", "vcpu " + std::to_string(id_));

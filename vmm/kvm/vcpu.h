@@ -68,6 +68,10 @@ class Vcpu {
   Result<size_t> read_msrs(std::span<kvm_msr_entry> entries) const;
   // KVM_SET_MSRS that stops at the first refused MSR; returns how many were written.
   Result<size_t> write_msrs(std::span<const kvm_msr_entry> entries);
+  // KVM_PRE_FAULT_MEMORY on [gpa, gpa + size): maps that guest memory into KVM's page
+  // tables now, so the guest's first touch of it takes no exit (the VM's
+  // kvm_abi::kCapPreFaultMemory says whether KVM can). Retries when interrupted.
+  Status pre_fault_memory(uint64_t gpa, uint64_t size);
   // KVM_GET_TSC_KHZ / KVM_SET_TSC_KHZ (KVM_CAP_TSC_CONTROL).
   Result<uint32_t> get_tsc_khz() const;
   Status set_tsc_khz(uint32_t khz);

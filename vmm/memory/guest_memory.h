@@ -7,15 +7,15 @@
 #include <type_traits>
 #include <vector>
 
+#include "common/guest_layout.h"
 #include "common/mapped_region.h"
 #include "common/result.h"
 
 namespace ember::vmm {
 
-// Guest physical layout: RAM from 0 up to kMmioGapStart, the gap holds device MMIO
-// (virtio-mmio, IOAPIC, LAPIC), and RAM beyond that continues at 4 GiB.
-inline constexpr uint64_t kMmioGapStart = 0xC000'0000;  // 3 GiB
-inline constexpr uint64_t kMmioGapEnd = 0x1'0000'0000;  // 4 GiB
+// The layout (kMmioGapStart, kMmioGapEnd) is common/guest_layout.h's.
+using ember::kMmioGapEnd;
+using ember::kMmioGapStart;
 
 struct MemoryRegion {
   uint64_t guest_addr = 0;

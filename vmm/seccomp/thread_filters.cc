@@ -54,6 +54,8 @@ constexpr unsigned long kSetupRequests[] = {
     KVM_SET_LAPIC,        KVM_SET_MP_STATE,       KVM_SET_XCRS,
     KVM_SET_DEBUGREGS,    KVM_SET_VCPU_EVENTS,    kvm_abi::kSetMsrs,
     kvm_abi::kSetXsave,   kvm_abi::kSetCpuid2,    KVM_SET_TSC_KHZ,
+    // A restore's working set, mapped into KVM before the vCPUs run (vmm_restore.cc).
+    kvm_abi::kPreFaultMemory,
     // KVM's statistics files, opened before the vCPUs run (kvm_stats.h).
     KVM_GET_STATS_FD,
     // The tap (vmm/virtio/net.cc): checked and given its vnet header size when attached.
