@@ -126,7 +126,9 @@ int run_init(const AgentConfig& config) {
     prefetcher.start(std::move(runs));
   };
   SessionServer server(std::move(listener).value(), reaper,
-                       ServerOptions{.refresh = std::move(refresh), .function_runtime = &runtime});
+                       ServerOptions{.refresh = std::move(refresh),
+                                     .function_runtime = &runtime,
+                                     .prefetcher = &prefetcher});
   Status ready = send_ready([&] { return make_ready(config); }, "", kReadyRetryMs);
   if (!ready.ok()) log_line("warning: no Ready sent: " + ready.error().message());
   log_line("ready");

@@ -26,15 +26,45 @@ uint64_t PagePrefetcher::wait() {
 }
 
 void PagePrefetcher::stop() {
-  stopping_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
   if (thread_.joinable()) thread_.join();
   stopping_ = false;
+}
+
+PagePrefetcher::Pause::Pause(PagePrefetcher* prefetcher) : prefetcher_(prefetcher) {
+  if (prefetcher_ == nullptr) return;
+  std::lock_guard lock(prefetcher_->mutex_);
+  ++prefetcher_->pauses_;
+}
+
+PagePrefetcher::Pause::~Pause() {
+  if (prefetcher_ == nullptr) return;
+  {
+    std::lock_guard lock(prefetcher_->mutex_);
+    --prefetcher_->pauses_;
+  }
+  prefetcher_->changed_.notify_all();
+}
+
+bool PagePrefetcher::wait_unpaused() {
+  if (pauses_ == 0 && !stopping_) return true;
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] { return pauses_ == 0 || stopping_; });
+  return !stopping_;
 }
 
 void PagePrefetcher::run(const std::vector<GuestPageRun>& runs) {
   // Only when nothing else wants the vCPU: the handler always comes first.
   sched_param idle = {};
   ::sched_setscheduler(0, SCHED_IDLE, &idle);
+  {
+    std::unique_lock lock(mutex_);
+    if (changed_.wait_for(lock, kStartDelay, [this] { return stopping_.load(); })) return;
+  }
   UniqueFd mem(::open(mem_path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (!mem) {
     log_line("warning: no working-set prefetch: open " + mem_path_ + ": " + std::strerror(errno));
@@ -42,7 +72,7 @@ void PagePrefetcher::run(const std::vector<GuestPageRun>& runs) {
   }
   for (const GuestPageRun& run : runs) {
     for (uint64_t page = run.first_page; page < run.first_page + run.pages; ++page) {
-      if (stopping_) return;
+      if (!wait_unpaused()) return;
       char byte = 0;
       const ssize_t n =
           ::pread(mem.get(), &byte, 1, static_cast<off_t>(page * kWorkingSetPageSize));

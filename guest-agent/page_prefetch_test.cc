@@ -47,6 +47,18 @@ TEST_F(PagePrefetcherTest, ANewStartReplacesTheRunningOne) {
   EXPECT_EQ(prefetcher.wait(), 0u);
 }
 
+TEST_F(PagePrefetcherTest, WaitsWhileAnInvocationRuns) {
+  PagePrefetcher prefetcher(path_);
+  {
+    PagePrefetcher::Pause pause(&prefetcher);
+    prefetcher.start({{0, 4}});
+    std::this_thread::sleep_for(PagePrefetcher::kStartDelay + std::chrono::milliseconds(200));
+    EXPECT_EQ(prefetcher.pages_read(), 0u);
+  }
+  EXPECT_EQ(prefetcher.wait(), 4u);
+  PagePrefetcher::Pause nothing_to_pause(nullptr);
+}
+
 TEST_F(PagePrefetcherTest, NoMemoryFileReadsNothing) {
   PagePrefetcher prefetcher(path_ + ".missing");
   prefetcher.start({{0, 4}});

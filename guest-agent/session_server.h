@@ -13,6 +13,7 @@
 #include "common/unique_fd.h"
 #include "guest-agent/child_reaper.h"
 #include "guest-agent/function_runtime.h"
+#include "guest-agent/page_prefetch.h"
 #include "guest-agent/refresh.h"
 
 namespace ember::agent {
@@ -26,6 +27,8 @@ struct ServerOptions {
   RefreshActions refresh;
   // Serves InitRuntime and Invoke (from any session); null: they get an Error.
   FunctionRuntime* function_runtime = nullptr;
+  // The working-set prefetch after a restore, paused while an Invoke runs; may be null.
+  PagePrefetcher* prefetcher = nullptr;
 };
 
 class SessionServer {
