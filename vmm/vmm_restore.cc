@@ -1,5 +1,4 @@
 // Vmm::restore: rebuilds a snapshot's VM (no kernel load) and loads its saved state.
-#include <algorithm>
 #include <chrono>
 
 #include "common/working_set.h"
@@ -158,20 +157,14 @@ void Vmm::pre_fault_working_set(const std::vector<PageRun>& runs) {
   }
   const auto t0 = Clock::now();
   uint64_t pages = 0;
-  for (const PageRun& run : runs) {
-    const uint64_t run_start = run.first_page * kWorkingSetPageSize;
-    const uint64_t run_end = run_start + run.pages * kWorkingSetPageSize;
-    for (const MemoryRegion& r : memory_.regions()) {
-      const uint64_t start = std::max(run_start, r.file_offset);
-      const uint64_t end = std::min(run_end, r.file_offset + r.size);
-      if (start >= end) continue;
-      Status s = vcpus_[0].pre_fault_memory(r.guest_addr + (start - r.file_offset), end - start);
-      if (!s.ok()) {  // only a speed-up: the guest faults the rest in as it goes
-        log_warn("working set: pre-faulting stopped: " + s.error().message());
-        return;
-      }
-      pages += (end - start) / kWorkingSetPageSize;
+  for (const GuestPageRun& run : guest_page_runs(runs)) {
+    Status s = vcpus_[0].pre_fault_memory(run.first_page * kWorkingSetPageSize,
+                                          run.pages * kWorkingSetPageSize);
+    if (!s.ok()) {  // only a speed-up: the guest faults the rest in as it goes
+      log_warn("working set: pre-faulting stopped: " + s.error().message());
+      return;
     }
+    pages += run.pages;
   }
   log_info("working set: " + std::to_string(pages) + " pages mapped into KVM ahead in " +
            std::to_string(micros_since(t0)) + " us");
