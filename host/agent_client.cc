@@ -249,6 +249,15 @@ Status AgentSession::refresh(Millis timeout, const std::vector<GuestPageRun>& pr
 Status AgentSession::refresh(const Refresh& message, Millis timeout) {
   EMBER_CHECK(send(message, timeout));
   EMBER_TRY(AgentMessage reply, receive(timeout));
+  // An agent from before the prefetch field (in an older snapshot) refuses the frame, and
+  // reads on: it gets the Refresh again without the field.
+  const auto* refused = std::get_if<ErrorReply>(&reply);
+  if (refused != nullptr && !message.prefetch.empty() &&
+      refused->message.find("decode Refresh payload") != std::string::npos) {
+    Refresh plain = message;
+    plain.prefetch.clear();
+    return refresh(plain, timeout);
+  }
   EMBER_CHECK(reply_as<RefreshAck>(std::move(reply), "agent refresh"));
   return {};
 }

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <thread>
 
 #include "host/vm_client.h"
 
@@ -329,6 +330,43 @@ TEST(AgentSessionSend, AGuestThatStopsDrainingCannotHoldTheSenderPastItsDeadline
   EXPECT_NE(r.error().message().find("send to agent"), std::string::npos) << r.error().message();
   EXPECT_GE(took, milliseconds(300));
   EXPECT_LT(took, seconds(3));
+}
+
+TEST(AgentSessionRefresh, AnAgentFromBeforeThePrefetchFieldGetsTheRefreshWithoutIt) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  UniqueFd guest(pair[1]);
+  UniqueFd host(pair[0]);
+  // The older agent: it refuses a Refresh with trailing bytes, as its decoder did.
+  std::vector<size_t> payloads;
+  std::thread agent([&] {
+    FrameDecoder decoder;
+    char buf[65536];
+    while (payloads.size() < 2) {
+      const ssize_t n = ::read(guest.get(), buf, sizeof buf);
+      if (n <= 0) return;
+      decoder.feed(std::string_view(buf, static_cast<size_t>(n)));
+      for (auto m = decoder.next(); m.ok() && m->has_value(); m = decoder.next()) {
+        const auto& refresh = std::get<Refresh>(**m);
+        payloads.push_back(refresh.prefetch.size());
+        const AgentMessage reply =
+            refresh.prefetch.empty()
+                ? AgentMessage(RefreshAck{})
+                : AgentMessage(ErrorReply{"decode Refresh payload: 36 trailing bytes"});
+        const std::string frame = encode_frame(reply);
+        ASSERT_EQ(::write(guest.get(), frame.data(), frame.size()),
+                  static_cast<ssize_t>(frame.size()));
+      }
+    }
+  });
+  Status s = [&] {
+    // Closed at the end, which also ends the stand-in agent whatever the session sent.
+    AgentSession session = AgentSession::adopt(std::move(host));
+    return session.refresh(seconds(5), {{1, 2}, {8, 1}});
+  }();
+  agent.join();
+  EXPECT_TRUE(s.ok()) << s.error().message();
+  EXPECT_EQ(payloads, (std::vector<size_t>{2, 0}));
 }
 
 }  // namespace
