@@ -21,8 +21,9 @@ struct RefreshActions {
   // "entropy=<hex> unix_time_ns=<n> prefetch_pages=<n>\n", so host tests can check what
   // arrived.
   std::string record_path;
-  // When set, given the Refresh's prefetch runs once the rest of it succeeded (ember-agent
-  // as PID 1 starts its PagePrefetcher with them).
+  // When set, the session server gives it the Refresh's prefetch runs once it has sent the
+  // RefreshAck (ember-agent as PID 1 starts its PagePrefetcher with them; with a record_path,
+  // "prefetch pages=<n>\n" is appended there instead).
   std::function<void(std::vector<GuestPageRun>)> prefetch;
 };
 

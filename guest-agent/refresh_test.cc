@@ -52,23 +52,6 @@ TEST(Refresh, BothActionsRunWithTheMessageFields) {
   EXPECT_EQ(calls.clock, kRefresh.unix_time_ns);
 }
 
-TEST(Refresh, PrefetchRunsGoToTheirActionOnlyAfterASuccessfulRefresh) {
-  Calls calls;
-  RefreshActions actions = fake_actions(calls);
-  std::vector<std::vector<GuestPageRun>> given;
-  actions.prefetch = [&given](std::vector<GuestPageRun> runs) { given.push_back(runs); };
-  Refresh refresh = kRefresh;
-  refresh.prefetch = {{7, 2}, {100, 1}};
-  EXPECT_TRUE(std::holds_alternative<RefreshAck>(handle_refresh(refresh, actions)));
-  ASSERT_EQ(given.size(), 1u);
-  EXPECT_EQ(given[0], refresh.prefetch);
-
-  RefreshActions failing = fake_actions(calls, false, true);
-  failing.prefetch = actions.prefetch;
-  EXPECT_TRUE(std::holds_alternative<ErrorReply>(handle_refresh(refresh, failing)));
-  EXPECT_EQ(given.size(), 1u);
-}
-
 TEST(Refresh, FailuresAreNamedAndTheClockIsStillSet) {
   Calls calls;
   AgentMessage rng = handle_refresh(kRefresh, fake_actions(calls, false, true));

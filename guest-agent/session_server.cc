@@ -185,9 +185,15 @@ bool SessionServer::handle(int fd, AgentMessage message) {
   }
   if (auto* refresh = std::get_if<Refresh>(&message)) {
     AgentMessage reply = handle_refresh(*refresh, options_.refresh);
+    const bool refreshed = std::holds_alternative<RefreshAck>(reply);
     // Before the ack: the host's next Invoke must find the runtime told of the restore.
-    if (runtime != nullptr && std::holds_alternative<RefreshAck>(reply)) runtime->note_refresh();
-    return send_all(fd, encode_frame(reply)).ok();
+    if (runtime != nullptr && refreshed) runtime->note_refresh();
+    const bool sent = send_all(fd, encode_frame(reply)).ok();
+    // After it: starting the prefetch's thread is no part of the restore.
+    if (refreshed && options_.refresh.prefetch && !refresh->prefetch.empty()) {
+      options_.refresh.prefetch(std::move(refresh->prefetch));
+    }
+    return sent;
   }
   if (std::holds_alternative<ShutdownRequest>(message)) {
     if (runtime != nullptr) runtime->stop();
