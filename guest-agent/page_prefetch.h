@@ -44,7 +44,8 @@ class PagePrefetcher {
   ~PagePrefetcher() { stop(); }
 
   // Stops a prefetch still running, then reads runs' pages in order in the background
-  // (nothing for no runs). Pages beyond the end of the memory end it.
+  // (nothing for no runs). Pages beyond the end of the memory end it. start(), wait() and
+  // stop() are called from one thread at a time (the Refresh's session); a Pause from any.
   void start(std::vector<GuestPageRun> runs);
   // Waits for the running prefetch to finish; returns the pages the last one read.
   uint64_t wait();
