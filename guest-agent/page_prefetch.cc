@@ -15,55 +15,39 @@ namespace ember::agent {
 
 void PagePrefetcher::start(std::vector<GuestPageRun> runs) {
   stop();
+  std::lock_guard control(control_);
   pages_read_ = 0;
   if (runs.empty()) return;
   thread_ = std::thread([this, runs = std::move(runs)] { run(runs); });
 }
 
 uint64_t PagePrefetcher::wait() {
+  std::lock_guard control(control_);
   if (thread_.joinable()) thread_.join();
   return pages_read_;
 }
 
 void PagePrefetcher::stop() {
+  std::lock_guard control(control_);
+  if (!thread_.joinable()) return;
   {
     std::lock_guard lock(mutex_);
-    stopping_ = true;
+    stop_requested_ = true;
   }
-  changed_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  stopping_ = false;
-}
-
-PagePrefetcher::Pause::Pause(PagePrefetcher* prefetcher) : prefetcher_(prefetcher) {
-  if (prefetcher_ == nullptr) return;
-  std::lock_guard lock(prefetcher_->mutex_);
-  ++prefetcher_->pauses_;
-}
-
-PagePrefetcher::Pause::~Pause() {
-  if (prefetcher_ == nullptr) return;
-  {
-    std::lock_guard lock(prefetcher_->mutex_);
-    --prefetcher_->pauses_;
-  }
-  prefetcher_->changed_.notify_all();
-}
-
-bool PagePrefetcher::wait_unpaused() {
-  if (pauses_ == 0 && !stopping_) return true;
-  std::unique_lock lock(mutex_);
-  changed_.wait(lock, [this] { return pauses_ == 0 || stopping_; });
-  return !stopping_;
+  stop_requested_cv_.notify_all();
+  thread_.join();
+  stop_requested_ = false;
 }
 
 void PagePrefetcher::run(const std::vector<GuestPageRun>& runs) {
-  // Only when nothing else wants the vCPU: the handler always comes first.
+  // Only when nothing else wants the vCPU: the guest's own work always comes first.
   sched_param idle = {};
   ::sched_setscheduler(0, SCHED_IDLE, &idle);
   {
     std::unique_lock lock(mutex_);
-    if (changed_.wait_for(lock, kStartDelay, [this] { return stopping_.load(); })) return;
+    if (stop_requested_cv_.wait_for(lock, kStartDelay, [this] { return stop_requested_.load(); })) {
+      return;
+    }
   }
   UniqueFd mem(::open(mem_path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (!mem) {
@@ -72,7 +56,7 @@ void PagePrefetcher::run(const std::vector<GuestPageRun>& runs) {
   }
   for (const GuestPageRun& run : runs) {
     for (uint64_t page = run.first_page; page < run.first_page + run.pages; ++page) {
-      if (!wait_unpaused()) return;
+      if (stop_requested_) return;
       char byte = 0;
       const ssize_t n =
           ::pread(mem.get(), &byte, 1, static_cast<off_t>(page * kWorkingSetPageSize));

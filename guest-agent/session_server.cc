@@ -180,7 +180,7 @@ bool SessionServer::handle(int fd, AgentMessage message) {
   }
   if (auto* invoke = std::get_if<Invoke>(&message)) {
     if (runtime == nullptr) return reply_error(fd, "this agent runs no functions");
-    PagePrefetcher::Pause pause(options_.prefetcher);
+    if (options_.prefetcher != nullptr) options_.prefetcher->stop();
     return reply_result(fd, runtime->invoke(*invoke));
   }
   if (auto* refresh = std::get_if<Refresh>(&message)) {

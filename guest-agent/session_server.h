@@ -27,7 +27,7 @@ struct ServerOptions {
   RefreshActions refresh;
   // Serves InitRuntime and Invoke (from any session); null: they get an Error.
   FunctionRuntime* function_runtime = nullptr;
-  // The working-set prefetch after a restore, paused while an Invoke runs; may be null.
+  // The working-set prefetch after a restore, which an Invoke ends; may be null.
   PagePrefetcher* prefetcher = nullptr;
 };
 
