@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
 #include <set>
+#include <thread>
 
 #include "common/working_set.h"
 #include "host/snapshot_working_set.h"
@@ -178,7 +178,9 @@ Result<Sample> ColdstartPaths::restore_path(uint32_t n, bool with_working_set) c
                                                                 snapshot_dir_));
     if (::rename(installed.c_str(), kept.c_str()) != 0) return errno_error("rename", installed);
     progress("working set recorded after (b)'s first invocation: " + std::to_string(pages) +
-             " pages; " + describe_working_set(kept, uint64_t{config_.mem_mib} << 20 >> 12) + "; KVM fixed " +
+             " pages; " +
+             describe_working_set(kept, (uint64_t{config_.mem_mib} << 20) / kWorkingSetPageSize) +
+             "; KVM fixed " +
              std::to_string(count_of(restored, "kvm.vcpus.pf_fixed")) +
              " faults during the restore and " +
              std::to_string(count_of(counts_between(restored, first), "kvm.vcpus.pf_fixed")) +
