@@ -125,9 +125,11 @@ Result<std::vector<PageRun>> decode_working_set(std::string_view text, uint64_t 
 }
 
 Result<std::vector<PageRun>> read_working_set(const std::string& path, uint64_t memory_pages) {
-  if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return std::vector<PageRun>{};
   std::ifstream in(path);
-  if (!in) return errno_error("read the working set", path);
+  if (!in) {
+    if (errno == ENOENT) return std::vector<PageRun>{};
+    return errno_error("read the working set", path);
+  }
   std::stringstream text;
   text << in.rdbuf();
   return decode_working_set(text.str(), memory_pages);
