@@ -6,13 +6,13 @@ Python 3.11 standard library only. Started by ember-agent as
 """
 
 import decimal
-import http.client
 import importlib
 import io
 import json
 import logging
 import os
 import random
+import socket
 import sys
 import time
 import traceback
@@ -42,16 +42,66 @@ def unbuffered_stdio():
 
 
 class RuntimeApi:
-    """One keep-alive HTTP connection to the Runtime API."""
+    """One keep-alive HTTP/1.1 connection to the Runtime API, spoken directly on a socket.
+
+    The agent's server always sends Content-Length, and "Connection: close" when it ends a
+    connection. http.client parsed each response's headers with the email package: this
+    takes a quarter off the agent <-> runtime hop of a warm invocation (bench-invoke)."""
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
-        self.connection = http.client.HTTPConnection(host, int(port))
+        self.address = (host, int(port))
+        self.host_header = address.encode("ascii")
+        self.sock = None
+        self.buffer = b""
+
+    def connect(self):
+        self.sock = socket.create_connection(self.address)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def receive(self):
+        data = self.sock.recv(65536)
+        if not data:
+            self.close()
+            raise ConnectionError("the Runtime API closed the connection mid-response")
+        self.buffer += data
 
     def request(self, method, path, body=None, headers=None):
-        self.connection.request(method, API_VERSION + path, body=body, headers=headers or {})
-        response = self.connection.getresponse()
-        return response.status, response.headers, response.read()
+        """(status, headers with lower-case names, body bytes)."""
+        if self.sock is None:
+            self.connect()
+        lines = [("%s %s%s HTTP/1.1" % (method, API_VERSION, path)).encode("ascii"),
+                 b"Host: " + self.host_header]
+        for name, value in (headers or {}).items():
+            lines.append(("%s: %s" % (name, value)).encode("latin-1"))
+        if body is not None:
+            lines.append(b"Content-Length: %d" % len(body))
+        self.sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + (body or b""))
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end >= 0:
+                break
+            self.receive()
+        head = self.buffer[:end].decode("latin-1").split("\r\n")
+        self.buffer = self.buffer[end + 4:]
+        status = int(head[0].split(" ", 2)[1])
+        fields = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+        length = int(fields.get("content-length", "0"))
+        while len(self.buffer) < length:
+            self.receive()
+        payload, self.buffer = self.buffer[:length], self.buffer[length:]
+        if fields.get("connection", "").lower() == "close":
+            self.close()
+        return status, fields, payload
 
     def next(self):
         status, headers, body = self.request("GET", "/invocation/next")
@@ -218,17 +268,17 @@ def configure_logging():
 
 
 def run_invocation(api, handler, headers, body):
-    request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
-    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    request_id = headers.get("lambda-runtime-aws-request-id")
+    trace_id = headers.get("lambda-runtime-trace-id")
     if trace_id:
         os.environ["_X_AMZN_TRACE_ID"] = trace_id
     else:
         os.environ.pop("_X_AMZN_TRACE_ID", None)
     RequestIdFilter.request_id = request_id
-    context = LambdaContext(request_id, int(headers.get("Lambda-Runtime-Deadline-Ms") or 0),
-                            headers.get("Lambda-Runtime-Invoked-Function-Arn"),
-                            headers.get("Lambda-Runtime-Client-Context"),
-                            headers.get("Lambda-Runtime-Cognito-Identity"))
+    context = LambdaContext(request_id, int(headers.get("lambda-runtime-deadline-ms") or 0),
+                            headers.get("lambda-runtime-invoked-function-arn"),
+                            headers.get("lambda-runtime-client-context"),
+                            headers.get("lambda-runtime-cognito-identity"))
     try:
         try:
             event = json.loads(body) if body else {}
@@ -269,7 +319,7 @@ def main():
     restores_seen = 0
     while True:
         headers, body = api.next()
-        restores = int(headers.get("Ember-Restore-Count") or 0)
+        restores = int(headers.get("ember-restore-count") or 0)
         if restores != restores_seen:  # restored from a snapshot since the last invocation
             restores_seen = restores
             reseed_after_restore()
