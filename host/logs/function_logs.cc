@@ -90,22 +90,55 @@ std::string FunctionLogs::function_dir(const std::string& function) const {
 Status FunctionLogs::append(const std::string& function, std::string_view text) {
   if (text.size() > max_file_bytes_) text.remove_prefix(text.size() - max_file_bytes_);
   std::lock_guard lock(mu_);
+  auto state = states_.find(function);
+  if (state == states_.end()) {
+    EMBER_TRY(LogState loaded, load_state(function));
+    state = states_.emplace(function, std::move(loaded)).first;
+  }
+  LogState& log = state->second;
+  // On a failed write the file's size is unknown: the next append lists the files again.
+  auto forget_on_failure = [&](Status s) {
+    if (!s.ok()) states_.erase(state);
+    return s;
+  };
+  if (log.current_size + text.size() <= max_file_bytes_) {
+    EMBER_CHECK(forget_on_failure(append_to(log.current_path, text)));
+    log.current_size += text.size();
+    return {};
+  }
+  // Rotate: a new current file starts where this one ends; only one older file stays.
+  const uint64_t start = log.current_start + log.current_size;
+  const std::string path = function_dir(function) + "/" + file_name(start);
+  EMBER_CHECK(forget_on_failure(append_to(path, text)));
+  for (const std::string& older : log.older) {
+    if (::unlink(older.c_str()) != 0 && errno != ENOENT) {
+      states_.erase(state);
+      return errno_error("remove old log", older);
+    }
+  }
+  log.older = {std::move(log.current_path)};
+  log.current_path = path;
+  log.current_start = start;
+  log.current_size = text.size();
+  return {};
+}
+
+Result<FunctionLogs::LogState> FunctionLogs::load_state(const std::string& function) const {
   const std::string dir = function_dir(function);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Error{ec.value(), "create log dir", dir};
   EMBER_TRY(auto files, list_files(dir));
-  if (files.empty()) return append_to(dir + "/" + file_name(0), text);
-  const LogFile& current = files.back();
-  if (current.size + text.size() <= max_file_bytes_) return append_to(current.path, text);
-  // Rotate: a new current file starts where this one ends; only one older file stays.
-  EMBER_CHECK(append_to(dir + "/" + file_name(current.start + current.size), text));
-  for (size_t i = 0; i + 1 < files.size(); ++i) {
-    if (::unlink(files[i].path.c_str()) != 0 && errno != ENOENT) {
-      return errno_error("remove old log", files[i].path);
-    }
+  LogState state;
+  if (files.empty()) {
+    state.current_path = dir + "/" + file_name(0);
+    return state;
   }
-  return {};
+  state.current_start = files.back().start;
+  state.current_size = files.back().size;
+  state.current_path = files.back().path;
+  for (size_t i = 0; i + 1 < files.size(); ++i) state.older.push_back(files[i].path);
+  return state;
 }
 
 Result<LogChunk> FunctionLogs::read(const std::string& function, uint64_t offset,
@@ -132,6 +165,7 @@ Result<LogChunk> FunctionLogs::read(const std::string& function, uint64_t offset
 
 Status FunctionLogs::remove(const std::string& function) {
   std::lock_guard lock(mu_);
+  states_.erase(function);
   std::error_code ec;
   fs::remove_all(function_dir(function), ec);
   if (ec) return Error{ec.value(), "remove logs", function_dir(function)};

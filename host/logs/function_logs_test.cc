@@ -99,5 +99,31 @@ TEST_F(FunctionLogsTest, RemoveDeletesTheFunctionsLogs) {
   EXPECT_EQ(logs.read("g", 0)->data, "y\n");
 }
 
+TEST_F(FunctionLogsTest, AFailedAppendIsReportedAndTheNextOneListsTheFilesAgain) {
+  FunctionLogs logs(dir_, 100);
+  ASSERT_TRUE(logs.append("f", "first\n").ok());
+  // Its directory taken away behind its back: the append says so and writes nothing.
+  fs::remove_all(dir_ + "/f");
+  EXPECT_FALSE(logs.append("f", "lost\n").ok());
+  // The next append starts the log again, from what the disk holds.
+  ASSERT_TRUE(logs.append("f", "again\n").ok());
+  auto chunk = logs.read("f", 0);
+  EXPECT_EQ(chunk->data, "again\n");
+  EXPECT_EQ(chunk->start_offset, 0u);
+}
+
+TEST_F(FunctionLogsTest, ANewFunctionLogsObjectContinuesTheFilesOnDisk) {
+  {
+    FunctionLogs logs(dir_, 20);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(logs.append("f", "0123456789\n").ok());  // 11 bytes
+  }
+  FunctionLogs again(dir_, 20);  // as after an emberd restart
+  ASSERT_TRUE(again.append("f", "tail\n").ok());
+  EXPECT_LE(file_count("f"), 2u);
+  auto chunk = again.read("f", 0);
+  EXPECT_EQ(chunk->next_offset, 5 * 11u + 5);
+  EXPECT_EQ(chunk->data.substr(chunk->data.size() - 5), "tail\n");
+}
+
 }  // namespace
 }  // namespace ember::host
